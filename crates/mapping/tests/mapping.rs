@@ -1,0 +1,303 @@
+//! Loading mapping files and mapping change events in both directions.
+
+use dualsync_envelope::{ChangeEvent, Decoded, Op, Row, Source, Value};
+use dualsync_mapping::{
+    Direction, MapError, Mapped, Mapping, RowChange, RowChangeKind, Skip, TableName,
+};
+use proptest::prelude::*;
+
+const PRODUCTS: &str = "\
+version: 1
+tables:
+  - legacy: inventory.products
+    revamp: catalog.items
+    columns:
+      name: title
+      weight: weight_kg
+";
+
+fn row(cols: &[(&str, Value)]) -> Row {
+    Row(cols
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.clone()))
+        .collect())
+}
+
+fn event(
+    op: Op,
+    namespace: &str,
+    table: &str,
+    key: Option<Row>,
+    before: Option<Row>,
+    after: Option<Row>,
+) -> ChangeEvent {
+    ChangeEvent {
+        op,
+        key,
+        before,
+        after,
+        source: Source {
+            db: Some(namespace.into()),
+            table: Some(table.into()),
+            ..Source::default()
+        },
+        ts_ms: None,
+    }
+}
+
+fn table(namespace: &str, name: &str) -> TableName {
+    TableName {
+        namespace: Some(namespace.into()),
+        name: name.into(),
+    }
+}
+
+#[test]
+fn upsert_renames_table_and_columns_legacy_to_revamp() {
+    let mapping = Mapping::from_yaml(PRODUCTS).unwrap();
+    let after = row(&[
+        ("id", Value::Int(1)),
+        ("name", Value::Text("saw".into())),
+        ("weight", Value::Float(1.5)),
+    ]);
+    let mapped = mapping.map_event(
+        Direction::LegacyToRevamp,
+        &event(Op::Create, "inventory", "products", None, None, Some(after)),
+    );
+    let expected = row(&[
+        ("id", Value::Int(1)),
+        ("title", Value::Text("saw".into())),
+        ("weight_kg", Value::Float(1.5)),
+    ]);
+    assert_eq!(
+        mapped,
+        Ok(Mapped::Apply(RowChange {
+            table: table("catalog", "items"),
+            kind: RowChangeKind::Upsert(expected)
+        }))
+    );
+}
+
+#[test]
+fn upsert_renames_revamp_to_legacy() {
+    let mapping = Mapping::from_yaml(PRODUCTS).unwrap();
+    let after = row(&[
+        ("id", Value::Int(2)),
+        ("title", Value::Text("axe".into())),
+        ("weight_kg", Value::Null),
+    ]);
+    let mapped = mapping.map_event(
+        Direction::RevampToLegacy,
+        &event(Op::Update, "catalog", "items", None, None, Some(after)),
+    );
+    let expected = row(&[
+        ("id", Value::Int(2)),
+        ("name", Value::Text("axe".into())),
+        ("weight", Value::Null),
+    ]);
+    assert_eq!(
+        mapped,
+        Ok(Mapped::Apply(RowChange {
+            table: table("inventory", "products"),
+            kind: RowChangeKind::Upsert(expected)
+        }))
+    );
+}
+
+#[test]
+fn delete_uses_the_key_then_the_before_image() {
+    let mapping = Mapping::from_yaml(PRODUCTS).unwrap();
+    let key = row(&[("id", Value::Int(3))]);
+    let before = row(&[("id", Value::Int(3)), ("name", Value::Text("old".into()))]);
+    let by_key = mapping.map_event(
+        Direction::LegacyToRevamp,
+        &event(
+            Op::Delete,
+            "inventory",
+            "products",
+            Some(key.clone()),
+            Some(before.clone()),
+            None,
+        ),
+    );
+    assert_eq!(
+        by_key,
+        Ok(Mapped::Apply(RowChange {
+            table: table("catalog", "items"),
+            kind: RowChangeKind::Delete(key)
+        }))
+    );
+    let by_before = mapping.map_event(
+        Direction::LegacyToRevamp,
+        &event(
+            Op::Delete,
+            "inventory",
+            "products",
+            None,
+            Some(before),
+            None,
+        ),
+    );
+    let renamed = row(&[("id", Value::Int(3)), ("title", Value::Text("old".into()))]);
+    assert_eq!(
+        by_before,
+        Ok(Mapped::Apply(RowChange {
+            table: table("catalog", "items"),
+            kind: RowChangeKind::Delete(renamed)
+        }))
+    );
+    let neither = mapping.map_event(
+        Direction::LegacyToRevamp,
+        &event(Op::Delete, "inventory", "products", None, None, None),
+    );
+    assert_eq!(
+        neither,
+        Err(MapError::NoKey {
+            table: "inventory.products".into()
+        })
+    );
+}
+
+#[test]
+fn skips_what_is_not_a_mapped_row_change() {
+    let mapping = Mapping::from_yaml(PRODUCTS).unwrap();
+    let after = Some(row(&[("id", Value::Int(1))]));
+    let other_table = event(Op::Create, "inventory", "orders", None, None, after.clone());
+    assert_eq!(
+        mapping.map_event(Direction::LegacyToRevamp, &other_table),
+        Ok(Mapped::Skip(Skip::UnmappedTable))
+    );
+    let other_namespace = event(
+        Op::Create,
+        "elsewhere",
+        "products",
+        None,
+        None,
+        after.clone(),
+    );
+    assert_eq!(
+        mapping.map_event(Direction::LegacyToRevamp, &other_namespace),
+        Ok(Mapped::Skip(Skip::UnmappedTable))
+    );
+    // The legacy table's name on the revamp side is not routed: direction matters.
+    let wrong_side = event(Op::Create, "inventory", "products", None, None, after);
+    assert_eq!(
+        mapping.map_event(Direction::RevampToLegacy, &wrong_side),
+        Ok(Mapped::Skip(Skip::UnmappedTable))
+    );
+    assert_eq!(
+        mapping.map(Direction::LegacyToRevamp, &Decoded::Tombstone { key: None }),
+        Ok(Mapped::Skip(Skip::Tombstone))
+    );
+    let no_after = event(Op::Update, "inventory", "products", None, None, None);
+    assert_eq!(
+        mapping.map_event(Direction::LegacyToRevamp, &no_after),
+        Err(MapError::NoAfter {
+            table: "inventory.products".into(),
+            op: "u"
+        })
+    );
+}
+
+#[test]
+fn unqualified_source_matches_any_namespace() {
+    let mapping =
+        Mapping::from_yaml("version: 1\ntables:\n  - legacy: products\n    revamp: items\n")
+            .unwrap();
+    let created = event(
+        Op::Read,
+        "anything",
+        "products",
+        None,
+        None,
+        Some(row(&[("id", Value::Int(1))])),
+    );
+    let Ok(Mapped::Apply(change)) = mapping.map_event(Direction::LegacyToRevamp, &created) else {
+        panic!("not applied")
+    };
+    assert_eq!(
+        change.table,
+        TableName {
+            namespace: None,
+            name: "items".into()
+        }
+    );
+}
+
+#[test]
+fn errors_say_where_and_what() {
+    let cases = [
+        (
+            "version: 1\ntables:\n  - legacy: a\n    revamp: b\n    colums: {}\n",
+            "<mapping>:5:5: tables[0]: unknown field `colums`, expected one of `legacy`, `revamp`, `columns`",
+        ),
+        (
+            "version: 1\ntables:\n  - legacy: a\n",
+            "<mapping>:3:5: tables[0]: missing field `revamp`",
+        ),
+        (
+            "version: 2\ntables: []\n",
+            "<mapping>: version 2 is not supported; this build reads version 1",
+        ),
+        (
+            "version: 1\ntables:\n  - legacy: a.b.c\n    revamp: b\n",
+            "<mapping>: tables[0]: legacy: \"a.b.c\" is not a table name; write `table` or `namespace.table`",
+        ),
+        (
+            "version: 1\ntables:\n  - legacy: a\n    revamp: b\n    columns: {x: y, z: y}\n",
+            "<mapping>: tables[0]: columns: `z: y` maps a column twice; each column may appear once per side",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        assert_eq!(Mapping::from_yaml(yaml).unwrap_err().to_string(), expected);
+    }
+}
+
+#[test]
+fn load_names_the_file() {
+    let dir = std::env::temp_dir().join(format!("dualsync-mapping-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.yaml");
+    std::fs::write(&path, "version: 1\ntables: 3\n").unwrap();
+    let err = Mapping::load(&path).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}:2:9: tables: invalid type: integer `3`",
+            path.display()
+        )),
+        "{err}"
+    );
+    let missing = Mapping::load(&dir.join("missing.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("missing.yaml: cannot read the mapping file"),
+        "{missing}"
+    );
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::Int),
+        any::<f64>()
+            .prop_filter("NaN is not equal to itself", |x| !x.is_nan())
+            .prop_map(Value::Float),
+        ".*".prop_map(Value::Text),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn reverse_of_forward_is_identity(values in proptest::collection::vec(value(), 4), extra in "[a-z]{1,8}") {
+        let mapping = Mapping::from_yaml(PRODUCTS).unwrap();
+        let names = ["id", "name", "weight", &format!("x_{extra}")];
+        let original = Row(names.iter().map(|n| n.to_string()).zip(values).collect());
+        let forward = mapping.map_event(Direction::LegacyToRevamp, &event(Op::Create, "inventory", "products", None, None, Some(original.clone())));
+        let Ok(Mapped::Apply(RowChange { table, kind: RowChangeKind::Upsert(revamp_row) })) = forward else { panic!("{forward:?}") };
+        let back = mapping.map_event(Direction::RevampToLegacy, &event(Op::Create, "catalog", &table.name, None, None, Some(revamp_row)));
+        let Ok(Mapped::Apply(RowChange { kind: RowChangeKind::Upsert(legacy_row), .. })) = back else { panic!("{back:?}") };
+        prop_assert_eq!(legacy_row, original);
+    }
+}
