@@ -1,0 +1,156 @@
+//! A fresh namespace per test on a real database: a MariaDB database or a PostgreSQL schema.
+
+use sqlx::{AssertSqlSafe, Connection, MySqlConnection, PgConnection, Row as _};
+
+use crate::{mysql_url, pg_url, unique};
+
+/// Which kind of database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// MariaDB (MySQL protocol).
+    MySql,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A namespace of its own for one test: a new MariaDB database or PostgreSQL schema, named by a
+/// UUID, on the test server.
+pub struct TestDb {
+    /// Which server.
+    pub kind: Kind,
+    /// The database (MariaDB) or schema (PostgreSQL) this test owns.
+    pub namespace: String,
+    /// A URL to the server's test database (for MariaDB, it selects `namespace`).
+    pub url: String,
+}
+
+impl TestDb {
+    /// A new MariaDB database.
+    pub async fn mysql() -> TestDb {
+        let namespace = unique("t");
+        let server = mysql_url();
+        let base = server
+            .rsplit_once('/')
+            .map_or(server.as_str(), |(base, _)| base);
+        let url = format!("{base}/{namespace}");
+        exec(
+            Kind::MySql,
+            &server,
+            &format!("CREATE DATABASE `{namespace}`"),
+        )
+        .await;
+        TestDb {
+            kind: Kind::MySql,
+            namespace,
+            url,
+        }
+    }
+
+    /// A new PostgreSQL schema in the test database.
+    pub async fn postgres() -> TestDb {
+        let namespace = unique("t");
+        let url = pg_url();
+        exec(
+            Kind::Postgres,
+            &url,
+            &format!("CREATE SCHEMA \"{namespace}\""),
+        )
+        .await;
+        TestDb {
+            kind: Kind::Postgres,
+            namespace,
+            url,
+        }
+    }
+
+    /// A new namespace on a server of `kind`.
+    pub async fn new(kind: Kind) -> TestDb {
+        match kind {
+            Kind::MySql => TestDb::mysql().await,
+            Kind::Postgres => TestDb::postgres().await,
+        }
+    }
+
+    /// `namespace.table`, quoted for this server.
+    pub fn qualified(&self, table: &str) -> String {
+        match self.kind {
+            Kind::MySql => format!("`{}`.`{table}`", self.namespace),
+            Kind::Postgres => format!("\"{}\".\"{table}\"", self.namespace),
+        }
+    }
+
+    /// Runs SQL statements (separated by `;`); `{ns}` in the text is replaced by the quoted
+    /// namespace.
+    pub async fn exec(&self, sql: &str) {
+        exec(self.kind, &self.url, &self.expand(sql)).await;
+    }
+
+    /// The rows a query returns, every column read as optional text; cast in the query
+    /// (`id::text` / `CAST(id AS CHAR)`). `{ns}` is replaced as in [`TestDb::exec`].
+    pub async fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let sql = self.expand(sql);
+        let failed = |e: sqlx::Error| -> Vec<Vec<Option<String>>> { panic!("{sql}: {e}") };
+        match self.kind {
+            Kind::MySql => {
+                let mut conn = MySqlConnection::connect(&self.url)
+                    .await
+                    .expect("connect to MariaDB");
+                match sqlx::query(AssertSqlSafe(sql.clone()))
+                    .fetch_all(&mut conn)
+                    .await
+                {
+                    Ok(rows) => rows
+                        .iter()
+                        .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
+                        .collect(),
+                    Err(e) => failed(e),
+                }
+            }
+            Kind::Postgres => {
+                let mut conn = PgConnection::connect(&self.url)
+                    .await
+                    .expect("connect to PostgreSQL");
+                match sqlx::query(AssertSqlSafe(sql.clone()))
+                    .fetch_all(&mut conn)
+                    .await
+                {
+                    Ok(rows) => rows
+                        .iter()
+                        .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
+                        .collect(),
+                    Err(e) => failed(e),
+                }
+            }
+        }
+    }
+
+    fn expand(&self, sql: &str) -> String {
+        let quoted = match self.kind {
+            Kind::MySql => format!("`{}`", self.namespace),
+            Kind::Postgres => format!("\"{}\"", self.namespace),
+        };
+        sql.replace("{ns}", &quoted)
+    }
+}
+
+async fn exec(kind: Kind, url: &str, sql: &str) {
+    let result = match kind {
+        Kind::MySql => match MySqlConnection::connect(url).await {
+            Ok(mut conn) => sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .map(drop),
+            Err(e) => Err(e),
+        },
+        Kind::Postgres => match PgConnection::connect(url).await {
+            Ok(mut conn) => sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .map(drop),
+            Err(e) => Err(e),
+        },
+    };
+    if let Err(e) = result {
+        panic!("{sql}: {e}");
+    }
+}

@@ -1,0 +1,124 @@
+//! Test support for dualsync: connection settings of the real local services, a fresh database,
+//! schema or topic per test (named by a UUID, so tests run in parallel and in any order), and the
+//! shared Debezium fixtures.
+//!
+//! The services are started by `testing/services.sh up`, which also prints the environment
+//! variables read here; `testing/test.sh` does both before running the tests.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+mod db;
+pub use db::{Kind, TestDb};
+
+fn setting(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!(
+            "{var} is not set: these tests need the real services. Run `testing/test.sh`, or \
+             `testing/services.sh up && eval \"$(testing/services.sh env)\"` before `cargo test`."
+        )
+    })
+}
+
+/// The MariaDB/MySQL URL of the test database (`DUALSYNC_TEST_MYSQL_URL`).
+pub fn mysql_url() -> String {
+    setting("DUALSYNC_TEST_MYSQL_URL")
+}
+
+/// The PostgreSQL URL of the test database (`DUALSYNC_TEST_PG_URL`).
+pub fn pg_url() -> String {
+    setting("DUALSYNC_TEST_PG_URL")
+}
+
+/// The Kafka bootstrap servers (`DUALSYNC_TEST_KAFKA`).
+pub fn kafka_brokers() -> String {
+    setting("DUALSYNC_TEST_KAFKA")
+}
+
+/// A name no other test uses: `prefix_` followed by a UUID without dashes.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Creates a topic with `partitions` partitions (the test broker does not create topics itself).
+pub async fn create_topic(name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", kafka_brokers())
+        .create()
+        .expect("admin client");
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let results = admin
+        .create_topics(
+            [&topic],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        )
+        .await
+        .expect("create topic");
+    for result in results {
+        result.unwrap_or_else(|(topic, code)| panic!("creating topic {topic}: {code}"));
+    }
+}
+
+/// A Kafka record: key and value bytes, either of which may be absent (a tombstone has no value).
+pub type Record = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Produces records to partition 0 of `topic`, in order, and waits until the broker acknowledged
+/// each of them.
+pub async fn produce(topic: &str, records: &[Record]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_brokers())
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer");
+    for (key, value) in records {
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).partition(0);
+        if let Some(key) = key {
+            record = record.key(key.as_slice());
+        }
+        if let Some(value) = value {
+            record = record.payload(value.as_slice());
+        }
+        producer
+            .send(record, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|(e, _)| panic!("produce to {topic}: {e}"));
+    }
+}
+
+/// The folder of the shared Debezium fixtures (`shared/fixtures/debezium` beside the checkout, or
+/// `DUALSYNC_FIXTURES`).
+pub fn fixtures_dir() -> PathBuf {
+    std::env::var_os("DUALSYNC_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/debezium")
+        })
+}
+
+/// The non-empty lines of a fixture file, e.g. `flink/debezium-data-schema-include.txt`.
+pub fn fixture_lines(relative: &str) -> Vec<String> {
+    let path = fixtures_dir().join(relative);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()));
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Rows written compactly for assertions, from string slices where `"NULL"` stands for SQL NULL.
+pub fn rows(expected: &[&[&str]]) -> Vec<Vec<Option<String>>> {
+    expected
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| (*v != "NULL").then(|| v.to_string()))
+                .collect()
+        })
+        .collect()
+}

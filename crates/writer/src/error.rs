@@ -1,0 +1,104 @@
+//! Write errors, split into transient (retry) and permanent (the data or the setup is wrong).
+
+/// Why a batch could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The target URL names a database kind this writer does not support.
+    #[error(
+        "target database URL must start with postgres://, postgresql://, mysql:// or mariadb://; got {scheme:?}"
+    )]
+    UnsupportedUrl {
+        /// The URL's scheme (the part before `://`), never the credentials.
+        scheme: String,
+    },
+    /// The target table does not exist.
+    #[error("target table {table} does not exist; create it or fix the table name in the mapping")]
+    NoTable {
+        /// The table, as the mapping names it.
+        table: String,
+    },
+    /// The target table has no primary key, so upserts and deletes cannot find their row.
+    #[error(
+        "target table {table} has no primary key; add one (upserts and deletes find rows by it)"
+    )]
+    NoPrimaryKey {
+        /// The table.
+        table: String,
+    },
+    /// A mapped row names a column the target table lacks.
+    #[error(
+        "target table {table} has no column {column:?}; rename it in the mapping or add the column"
+    )]
+    UnknownColumn {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+    },
+    /// A mapped row lacks a primary-key column.
+    #[error(
+        "{op} for {table} has no value for key column {column:?}; the source event must carry it"
+    )]
+    MissingKey {
+        /// The table.
+        table: String,
+        /// The key column.
+        column: String,
+        /// `upsert` or `delete`.
+        op: &'static str,
+    },
+    /// The database refused or failed a statement, or the connection failed.
+    #[error("{context}: {source}")]
+    Database {
+        /// What was being done (e.g. `upsert into shop.users`).
+        context: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+}
+
+impl WriteError {
+    pub(crate) fn database(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> WriteError {
+        let context = context.into();
+        move |source| WriteError::Database { context, source }
+    }
+
+    /// Whether retrying the same batch later may succeed: lost or refused connections, deadlocks,
+    /// lock wait timeouts, serialization failures, too many connections, server shutdown.
+    /// Everything else is permanent: retrying would fail the same way.
+    pub fn is_transient(&self) -> bool {
+        let WriteError::Database { source, .. } = self else {
+            return false;
+        };
+        match source {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                // PostgreSQL SQLSTATEs: class 08 connection exception, 40001 serialization failure,
+                // 40P01 deadlock, 53300 too many connections, 57P01..57P03 shutdown / cannot connect now.
+                // MySQL/MariaDB report SQLSTATE 40001 for deadlocks (1213) and HY000 for lock wait
+                // timeouts (1205), so their error numbers are checked too.
+                code.starts_with("08")
+                    || matches!(
+                        &*code,
+                        "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03"
+                    )
+                    || is_transient_mysql(db.as_ref())
+            }
+            _ => false,
+        }
+    }
+}
+
+fn is_transient_mysql(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() else {
+        return false;
+    };
+    // 1040 too many connections, 1205 lock wait timeout, 1213 deadlock, 1927 connection killed,
+    // 2006 server gone away, 2013 lost connection.
+    matches!(mysql.number(), 1040 | 1205 | 1213 | 1927 | 2006 | 2013)
+}

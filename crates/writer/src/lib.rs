@@ -1,0 +1,19 @@
+//! Idempotent writes of mapped rows into the target database.
+//!
+//! [`Writer::apply`] writes a batch of [`RowChange`]s in one transaction: upserts as
+//! `INSERT … ON CONFLICT (key) DO UPDATE` (PostgreSQL) or `INSERT … ON DUPLICATE KEY UPDATE`
+//! (MySQL/MariaDB), deletes as `DELETE … WHERE key = …`. Identifiers are quoted, values are always
+//! bound as parameters. Applying the same batch twice leaves the same rows, so Kafka redelivery is
+//! harmless.
+//!
+//! [`RowChange`]: dualsync_mapping::RowChange
+
+mod error;
+mod schema;
+mod sql;
+mod writer;
+
+pub use error::WriteError;
+pub use schema::{Column, TableSchema};
+pub use sql::Dialect;
+pub use writer::Writer;

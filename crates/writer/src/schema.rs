@@ -1,0 +1,111 @@
+//! What the writer needs to know of a target table, read from the live database.
+
+use dualsync_mapping::TableName;
+use sqlx::{MySqlPool, PgPool, Row as _};
+
+use crate::WriteError;
+
+/// One column of a target table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Its name.
+    pub name: String,
+    /// Its SQL type as the database formats it (PostgreSQL `format_type`, MySQL `COLUMN_TYPE`).
+    pub sql_type: String,
+}
+
+/// A target table's columns and primary key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableSchema {
+    /// The table, as the mapping names it.
+    pub name: TableName,
+    /// Its columns, in table order.
+    pub columns: Vec<Column>,
+    /// Its primary-key columns, in key order; never empty.
+    pub key: Vec<String>,
+}
+
+impl TableSchema {
+    /// The column called `name`.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Builds the schema from (column, type, position in the primary key or 0) rows.
+    fn from_rows(
+        name: &TableName,
+        rows: Vec<(String, String, i64)>,
+    ) -> Result<TableSchema, WriteError> {
+        if rows.is_empty() {
+            return Err(WriteError::NoTable {
+                table: name.to_string(),
+            });
+        }
+        let mut key: Vec<(i64, String)> = rows
+            .iter()
+            .filter(|(_, _, k)| *k > 0)
+            .map(|(n, _, k)| (*k, n.clone()))
+            .collect();
+        if key.is_empty() {
+            return Err(WriteError::NoPrimaryKey {
+                table: name.to_string(),
+            });
+        }
+        key.sort();
+        let columns = rows
+            .into_iter()
+            .map(|(name, sql_type, _)| Column { name, sql_type })
+            .collect();
+        Ok(TableSchema {
+            name: name.clone(),
+            columns,
+            key: key.into_iter().map(|(_, n)| n).collect(),
+        })
+    }
+
+    /// Reads a PostgreSQL table's columns and primary key. An unqualified name resolves through
+    /// the connection's `search_path`.
+    pub async fn read_postgres(pool: &PgPool, name: &TableName) -> Result<TableSchema, WriteError> {
+        let regclass = crate::Dialect::Postgres.table(name);
+        let rows = sqlx::query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), \
+                    COALESCE((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) WHERE k.attnum = a.attnum), 0) \
+             FROM pg_attribute a \
+             LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary \
+             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attnum",
+        )
+        .bind(&regclass)
+        .fetch_all(pool)
+        .await
+        .map_err(WriteError::database(format!("reading the columns of {name}")))?;
+        let rows = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        TableSchema::from_rows(name, rows)
+    }
+
+    /// Reads a MySQL/MariaDB table's columns and primary key. An unqualified name resolves in the
+    /// connection's default database.
+    pub async fn read_mysql(pool: &MySqlPool, name: &TableName) -> Result<TableSchema, WriteError> {
+        let rows = sqlx::query(
+            "SELECT c.COLUMN_NAME, c.COLUMN_TYPE, CAST(COALESCE(s.SEQ_IN_INDEX, 0) AS SIGNED) \
+             FROM information_schema.COLUMNS c \
+             LEFT JOIN information_schema.STATISTICS s ON s.TABLE_SCHEMA = c.TABLE_SCHEMA \
+                  AND s.TABLE_NAME = c.TABLE_NAME AND s.COLUMN_NAME = c.COLUMN_NAME AND s.INDEX_NAME = 'PRIMARY' \
+             WHERE c.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND c.TABLE_NAME = ? \
+             ORDER BY c.ORDINAL_POSITION",
+        )
+        .bind(name.namespace.as_deref())
+        .bind(&name.name)
+        .fetch_all(pool)
+        .await
+        .map_err(WriteError::database(format!("reading the columns of {name}")))?;
+        let columns = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        TableSchema::from_rows(name, columns)
+    }
+}

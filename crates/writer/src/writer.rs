@@ -1,0 +1,196 @@
+//! The writer: a connection pool to the target database and the batch apply.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use dualsync_envelope::Value;
+use dualsync_mapping::{RowChange, RowChangeKind, TableName};
+use sqlx::mysql::MySqlPoolOptions;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, Database, Encode, MySqlPool, PgPool, Type};
+
+use crate::{Dialect, TableSchema, WriteError};
+
+/// Connections held open to the target database.
+const POOL_SIZE: u32 = 4;
+
+/// Writes mapped changes into one target database.
+///
+/// Contract for callers:
+/// - [`Writer::apply`] writes a whole batch in one transaction, in the order given, or nothing.
+/// - When it returns `Ok`, the batch is committed and durable; only then may the caller mark the
+///   batch's source events as done (store their Kafka offsets).
+/// - Batches may be replayed: upserts and deletes are idempotent, so applying a batch again
+///   leaves the same rows.
+/// - Target table schemas are read once, on first use, and cached.
+pub struct Writer {
+    pool: Pool,
+    tables: HashMap<TableName, Arc<TableSchema>>,
+}
+
+enum Pool {
+    Postgres(PgPool),
+    MySql(MySqlPool),
+}
+
+/// One statement of a batch with the values to bind, in placeholder order.
+struct Statement<'a> {
+    sql: String,
+    values: Vec<&'a Value>,
+    context: String,
+}
+
+impl Writer {
+    /// Connects to the target database named by `url` (`postgres://…` or `mysql://…`).
+    pub async fn connect(url: &str) -> Result<Writer, WriteError> {
+        let scheme = url.split_once("://").map_or("", |(s, _)| s);
+        let context = || format!("connecting to the target database ({scheme}://…)");
+        let pool = match scheme {
+            "postgres" | "postgresql" => Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(POOL_SIZE)
+                    .connect(url)
+                    .await
+                    .map_err(WriteError::database(context()))?,
+            ),
+            "mysql" | "mariadb" => {
+                let url = url.replacen("mariadb://", "mysql://", 1);
+                Pool::MySql(
+                    MySqlPoolOptions::new()
+                        .max_connections(POOL_SIZE)
+                        .connect(&url)
+                        .await
+                        .map_err(WriteError::database(context()))?,
+                )
+            }
+            other => {
+                return Err(WriteError::UnsupportedUrl {
+                    scheme: other.to_string(),
+                });
+            }
+        };
+        Ok(Writer {
+            pool,
+            tables: HashMap::new(),
+        })
+    }
+
+    /// The target's SQL dialect.
+    pub fn dialect(&self) -> Dialect {
+        match self.pool {
+            Pool::Postgres(_) => Dialect::Postgres,
+            Pool::MySql(_) => Dialect::MySql,
+        }
+    }
+
+    /// The schema of a target table, read from the database on first use.
+    pub async fn schema(&mut self, table: &TableName) -> Result<Arc<TableSchema>, WriteError> {
+        if let Some(schema) = self.tables.get(table) {
+            return Ok(schema.clone());
+        }
+        let schema = Arc::new(match &self.pool {
+            Pool::Postgres(pool) => TableSchema::read_postgres(pool, table).await?,
+            Pool::MySql(pool) => TableSchema::read_mysql(pool, table).await?,
+        });
+        self.tables.insert(table.clone(), schema.clone());
+        Ok(schema)
+    }
+
+    /// Applies a batch in one transaction (see the contract on [`Writer`]).
+    pub async fn apply(&mut self, changes: &[RowChange]) -> Result<(), WriteError> {
+        let mut statements = Vec::with_capacity(changes.len());
+        for change in changes {
+            let schema = self.schema(&change.table).await?;
+            statements.push(statement(self.dialect(), &schema, change)?);
+        }
+        match &self.pool {
+            Pool::Postgres(pool) => execute(pool, &statements).await,
+            Pool::MySql(pool) => execute(pool, &statements).await,
+        }
+    }
+}
+
+/// The SQL and bound values for one change, checked against the target table.
+fn statement<'a>(
+    dialect: Dialect,
+    schema: &TableSchema,
+    change: &'a RowChange,
+) -> Result<Statement<'a>, WriteError> {
+    let table = schema.name.to_string();
+    match &change.kind {
+        RowChangeKind::Upsert(row) => {
+            if let Some((column, _)) = row.iter().find(|(c, _)| schema.column(c).is_none()) {
+                return Err(WriteError::UnknownColumn {
+                    table,
+                    column: column.to_string(),
+                });
+            }
+            if let Some(column) = schema.key.iter().find(|k| row.get(k).is_none()) {
+                return Err(WriteError::MissingKey {
+                    table,
+                    column: column.clone(),
+                    op: "upsert",
+                });
+            }
+            let columns: Vec<&str> = row.iter().map(|(c, _)| c).collect();
+            Ok(Statement {
+                sql: dialect.upsert(schema, &columns),
+                values: row.iter().map(|(_, v)| v).collect(),
+                context: format!("upsert into {table}"),
+            })
+        }
+        RowChangeKind::Delete(key) => {
+            let mut values = Vec::with_capacity(schema.key.len());
+            for column in &schema.key {
+                let value = key.get(column).ok_or_else(|| WriteError::MissingKey {
+                    table: table.clone(),
+                    column: column.clone(),
+                    op: "delete",
+                })?;
+                values.push(value);
+            }
+            Ok(Statement {
+                sql: dialect.delete(schema),
+                values,
+                context: format!("delete from {table}"),
+            })
+        }
+    }
+}
+
+/// Runs the statements in one transaction.
+async fn execute<DB>(pool: &sqlx::Pool<DB>, statements: &[Statement<'_>]) -> Result<(), WriteError>
+where
+    DB: Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'v> bool: Encode<'v, DB> + Type<DB>,
+    for<'v> i64: Encode<'v, DB> + Type<DB>,
+    for<'v> f64: Encode<'v, DB> + Type<DB>,
+    for<'v> &'v str: Encode<'v, DB> + Type<DB>,
+    for<'v> Option<&'v str>: Encode<'v, DB> + Type<DB>,
+{
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(WriteError::database("beginning a transaction"))?;
+    for statement in statements {
+        let mut query = sqlx::query::<DB>(AssertSqlSafe(statement.sql.clone()));
+        for value in &statement.values {
+            query = match value {
+                Value::Null => query.bind(None::<&str>),
+                Value::Bool(b) => query.bind(*b),
+                Value::Int(i) => query.bind(*i),
+                Value::Float(x) => query.bind(*x),
+                Value::Text(s) => query.bind(s.as_str()),
+            };
+        }
+        query
+            .execute(&mut *tx)
+            .await
+            .map_err(WriteError::database(statement.context.clone()))?;
+    }
+    tx.commit()
+        .await
+        .map_err(WriteError::database("committing the batch"))
+}
