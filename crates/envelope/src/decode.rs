@@ -20,20 +20,13 @@ pub fn decode(key: Option<&[u8]>, value: Option<&[u8]>) -> Result<Decoded, Decod
     let Some(bytes) = value.filter(|b| !b.is_empty()) else {
         return Ok(Decoded::Tombstone { key });
     };
-    let json: Json = serde_json::from_slice(bytes).map_err(|source| DecodeError::Json {
-        part: "value",
-        source,
-    })?;
+    let json: Json = serde_json::from_slice(bytes).map_err(|source| DecodeError::Json { part: "value", source })?;
     let (payload, schema, path) = unwrap_schema(json, "value");
     let payload = match payload {
         Json::Null => return Ok(Decoded::Tombstone { key }),
         Json::Object(map) => map,
         other => {
-            return Err(type_error(
-                &path,
-                "an object (the change event envelope)",
-                &other,
-            ));
+            return Err(type_error(&path, "an object (the change event envelope)", &other));
         }
     };
     let event = decode_envelope(payload, schema.as_ref(), &path, key)?;
@@ -44,9 +37,7 @@ pub fn decode(key: Option<&[u8]>, value: Option<&[u8]>) -> Result<Decoded, Decod
 /// Returns the payload, the schema (if any) and the path prefix of the payload.
 fn unwrap_schema(json: Json, part: &'static str) -> (Json, Option<Json>, String) {
     match json {
-        Json::Object(mut map)
-            if map.len() == 2 && map.contains_key("schema") && map.contains_key("payload") =>
-        {
+        Json::Object(mut map) if map.len() == 2 && map.contains_key("schema") && map.contains_key("payload") => {
             let payload = map.remove("payload").unwrap_or(Json::Null);
             let schema = map.remove("schema").filter(|s| !s.is_null());
             (payload, schema, format!("{part}.payload"))
@@ -56,18 +47,11 @@ fn unwrap_schema(json: Json, part: &'static str) -> (Json, Option<Json>, String)
 }
 
 fn decode_key(bytes: &[u8]) -> Result<Row, DecodeError> {
-    let json: Json = serde_json::from_slice(bytes).map_err(|source| DecodeError::Json {
-        part: "key",
-        source,
-    })?;
+    let json: Json = serde_json::from_slice(bytes).map_err(|source| DecodeError::Json { part: "key", source })?;
     let (payload, schema, path) = unwrap_schema(json, "key");
     match payload {
         Json::Object(map) => decode_row(map, schema.as_ref(), &path),
-        other => Err(type_error(
-            &path,
-            "an object (the row's key columns)",
-            &other,
-        )),
+        other => Err(type_error(&path, "an object (the row's key columns)", &other)),
     }
 }
 
@@ -79,10 +63,7 @@ fn decode_envelope(
 ) -> Result<ChangeEvent, DecodeError> {
     let op_path = format!("{path}.op");
     let op = match payload.remove("op") {
-        Some(Json::String(code)) => Op::from_code(&code).ok_or(DecodeError::UnknownOp {
-            path: op_path,
-            code,
-        })?,
+        Some(Json::String(code)) => Op::from_code(&code).ok_or(DecodeError::UnknownOp { path: op_path, code })?,
         Some(other) => return Err(type_error(&op_path, "a one-letter string", &other)),
         None => {
             return Err(DecodeError::Missing {
@@ -99,14 +80,7 @@ fn decode_envelope(
         Some(other) => return Err(type_error(&format!("{path}.source"), "an object", &other)),
     };
     let ts_ms = optional_i64(payload.get("ts_ms"), &format!("{path}.ts_ms"))?;
-    Ok(ChangeEvent {
-        op,
-        key,
-        before,
-        after,
-        source,
-        ts_ms,
-    })
+    Ok(ChangeEvent { op, key, before, after, source, ts_ms })
 }
 
 /// Decodes `before` or `after`: null, absent, or a row.
@@ -129,18 +103,10 @@ fn decode_image(
 
 /// The schema of struct field `name` within a struct schema.
 fn field_schema<'a>(schema: &'a Json, name: &str) -> Option<&'a Json> {
-    schema
-        .get("fields")?
-        .as_array()?
-        .iter()
-        .find(|f| f.get("field").and_then(Json::as_str) == Some(name))
+    schema.get("fields")?.as_array()?.iter().find(|f| f.get("field").and_then(Json::as_str) == Some(name))
 }
 
-fn decode_row(
-    map: Map<String, Json>,
-    schema: Option<&Json>,
-    path: &str,
-) -> Result<Row, DecodeError> {
+fn decode_row(map: Map<String, Json>, schema: Option<&Json>, path: &str) -> Result<Row, DecodeError> {
     let mut row = Vec::with_capacity(map.len());
     for (column, json) in map {
         let column_schema = schema.and_then(|s| field_schema(s, &column));
@@ -182,10 +148,7 @@ fn typed_value(json: Json, schema: &Json, path: &str) -> Result<Value, DecodeErr
             Json::String(s) => Ok(Value::Text(s)),
             other => Err(type_error(path, "string", &other)),
         },
-        other => Err(DecodeError::UnsupportedType {
-            path: path.to_string(),
-            schema_type: other.to_string(),
-        }),
+        other => Err(DecodeError::UnsupportedType { path: path.to_string(), schema_type: other.to_string() }),
     }
 }
 
@@ -199,15 +162,9 @@ fn untyped_value(json: Json, path: &str) -> Result<Value, DecodeError> {
             if let Some(i) = n.as_i64() {
                 Ok(Value::Int(i))
             } else if n.to_string().contains(['.', 'e', 'E']) {
-                n.as_f64()
-                    .map(Value::Float)
-                    .ok_or_else(|| type_error(path, "a number", &Json::Number(n)))
+                n.as_f64().map(Value::Float).ok_or_else(|| type_error(path, "a number", &Json::Number(n)))
             } else {
-                Err(type_error(
-                    path,
-                    "an integer within 64 signed bits",
-                    &Json::Number(n),
-                ))
+                Err(type_error(path, "an integer within 64 signed bits", &Json::Number(n)))
             }
         }
         other @ (Json::Array(_) | Json::Object(_)) => Err(DecodeError::UnsupportedType {
@@ -241,10 +198,7 @@ fn decode_source(mut map: Map<String, Json>, path: &str) -> Result<Source, Decod
 fn optional_i64(json: Option<&Json>, path: &str) -> Result<Option<i64>, DecodeError> {
     match json {
         None | Some(Json::Null) => Ok(None),
-        Some(j) => j
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| type_error(path, "an integer", j)),
+        Some(j) => j.as_i64().map(Some).ok_or_else(|| type_error(path, "an integer", j)),
     }
 }
 
@@ -262,10 +216,7 @@ fn json_kind(json: &Json) -> &'static str {
 fn type_error(path: &str, expected: &str, found: &Json) -> DecodeError {
     let mut shown = found.to_string();
     if shown.len() > 60 {
-        let cut = (0..=60)
-            .rev()
-            .find(|&i| shown.is_char_boundary(i))
-            .unwrap_or(0);
+        let cut = (0..=60).rev().find(|&i| shown.is_char_boundary(i)).unwrap_or(0);
         shown.truncate(cut);
         shown.push('…');
     }

@@ -6,15 +6,9 @@ use std::path::PathBuf;
 use dualsync_envelope::{ChangeEvent, Decoded, Op, Row, Value, decode};
 
 fn fixture_lines(name: &str) -> Vec<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/debezium/flink")
-        .join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect()
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/debezium/flink").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()));
+    text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect()
 }
 
 fn decode_all(name: &str) -> Vec<ChangeEvent> {
@@ -47,15 +41,7 @@ fn mysql_with_schema() {
     assert_eq!(ops(&events), "cccccccccuuccuud");
     let first = &events[0];
     assert_eq!(first.op, Op::Create);
-    assert_eq!(
-        first.after,
-        Some(product(
-            101,
-            "scooter",
-            "Small 2-wheel scooter",
-            3.140000104904175
-        ))
-    );
+    assert_eq!(first.after, Some(product(101, "scooter", "Small 2-wheel scooter", 3.140000104904175)));
     assert_eq!(first.before, None);
     assert_eq!(first.source.connector.as_deref(), Some("mysql"));
     assert_eq!(first.source.db.as_deref(), Some("inventory"));
@@ -66,10 +52,7 @@ fn mysql_with_schema() {
     let delete = events.last().unwrap();
     assert_eq!(delete.op, Op::Delete);
     assert_eq!(delete.after, None);
-    assert_eq!(
-        delete.before.as_ref().and_then(|r| r.get("id")),
-        Some(&Value::Int(111))
-    );
+    assert_eq!(delete.before.as_ref().and_then(|r| r.get("id")), Some(&Value::Int(111)));
 }
 
 #[test]
@@ -85,14 +68,8 @@ fn postgres_with_and_without_schema_decode_alike() {
     }
     let update = &with[9];
     assert_eq!(update.op, Op::Update);
-    assert_eq!(
-        update.before,
-        Some(product(106, "hammer", "16oz carpenter's hammer", 1.0))
-    );
-    assert_eq!(
-        update.after,
-        Some(product(106, "hammer", "18oz carpenter hammer", 1.0))
-    );
+    assert_eq!(update.before, Some(product(106, "hammer", "16oz carpenter's hammer", 1.0)));
+    assert_eq!(update.after, Some(product(106, "hammer", "18oz carpenter hammer", 1.0)));
     assert_eq!(update.source.schema.as_deref(), Some("inventory"));
     assert_eq!(update.source.namespace(), Some("inventory"));
     assert_eq!(update.source.ts_ms, Some(1596010889629));
@@ -102,28 +79,14 @@ fn postgres_with_and_without_schema_decode_alike() {
 fn postgres_without_old_images() {
     let events = decode_all("debezium-postgres-data-replica-identity.txt");
     assert_eq!(events.len(), 16);
-    assert!(
-        events
-            .iter()
-            .filter(|e| e.op == Op::Update)
-            .all(|e| e.before.is_none())
-    );
+    assert!(events.iter().filter(|e| e.op == Op::Update).all(|e| e.before.is_none()));
     let delete = events.last().unwrap();
-    assert_eq!(
-        (delete.op, &delete.before, &delete.after),
-        (Op::Delete, &None, &None)
-    );
+    assert_eq!((delete.op, &delete.before, &delete.after), (Op::Delete, &None, &None));
 }
 
 #[test]
 fn columns_keep_their_order() {
     let events = decode_all("debezium-postgres-data-schema-exclude.txt");
-    let names: Vec<&str> = events[0]
-        .after
-        .as_ref()
-        .unwrap()
-        .iter()
-        .map(|(n, _)| n)
-        .collect();
+    let names: Vec<&str> = events[0].after.as_ref().unwrap().iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["id", "name", "description", "weight"]);
 }

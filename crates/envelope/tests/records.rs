@@ -6,27 +6,15 @@ use proptest::prelude::*;
 #[test]
 fn tombstone_keeps_its_key() {
     let decoded = decode(Some(br#"{"id":7}"#), None).unwrap();
-    assert_eq!(
-        decoded,
-        Decoded::Tombstone {
-            key: Some(Row(vec![("id".into(), Value::Int(7))]))
-        }
-    );
-    assert_eq!(
-        decode(None, Some(b"")).unwrap(),
-        Decoded::Tombstone { key: None }
-    );
+    assert_eq!(decoded, Decoded::Tombstone { key: Some(Row(vec![("id".into(), Value::Int(7))])) });
+    assert_eq!(decode(None, Some(b"")).unwrap(), Decoded::Tombstone { key: None });
 }
 
 #[test]
 fn key_with_schema() {
     let key = br#"{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],"optional":false,"name":"k"},"payload":{"id":42}}"#;
     let value = br#"{"op":"d","before":null,"after":null,"source":{"table":"t"}}"#;
-    let event = decode(Some(key), Some(value))
-        .unwrap()
-        .change()
-        .cloned()
-        .unwrap();
+    let event = decode(Some(key), Some(value)).unwrap().change().cloned().unwrap();
     assert_eq!(event.op, Op::Delete);
     assert_eq!(event.key, Some(Row(vec![("id".into(), Value::Int(42))])));
 }
@@ -34,15 +22,8 @@ fn key_with_schema() {
 #[test]
 fn row_column_named_source_is_not_the_source_block() {
     let value = br#"{"op":"c","after":{"id":1,"source":"legacy"},"source":{"connector":"mysql","table":"t"}}"#;
-    let event = decode(None, Some(value))
-        .unwrap()
-        .change()
-        .cloned()
-        .unwrap();
-    assert_eq!(
-        event.after.unwrap().get("source"),
-        Some(&Value::Text("legacy".into()))
-    );
+    let event = decode(None, Some(value)).unwrap().change().cloned().unwrap();
+    assert_eq!(event.after.unwrap().get("source"), Some(&Value::Text("legacy".into())));
     assert_eq!(event.source.connector.as_deref(), Some("mysql"));
 }
 
@@ -61,16 +42,10 @@ fn errors_name_the_field() {
     ];
     for (input, expected) in cases {
         let err = decode(None, Some(input)).unwrap_err().to_string();
-        assert!(
-            err.starts_with(expected),
-            "{err:?} should start with {expected:?}"
-        );
+        assert!(err.starts_with(expected), "{err:?} should start with {expected:?}");
     }
     let key_err = decode(Some(b"****"), Some(b"{}")).unwrap_err();
-    assert!(
-        matches!(key_err, DecodeError::Json { part: "key", .. }),
-        "{key_err}"
-    );
+    assert!(matches!(key_err, DecodeError::Json { part: "key", .. }), "{key_err}");
 }
 
 proptest! {

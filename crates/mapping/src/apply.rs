@@ -89,13 +89,8 @@ impl Mapping {
         let Some(pair) = self.route(direction, event.source.namespace(), table) else {
             return Ok(Mapped::Skip(Skip::UnmappedTable));
         };
-        let source_name = || {
-            TableName {
-                namespace: event.source.namespace().map(str::to_owned),
-                name: table.into(),
-            }
-            .to_string()
-        };
+        let source_name =
+            || TableName { namespace: event.source.namespace().map(str::to_owned), name: table.into() }.to_string();
         let kind = match event.op {
             Op::Delete => {
                 let key = event
@@ -103,34 +98,19 @@ impl Mapping {
                     .as_ref()
                     .filter(|k| !k.is_empty())
                     .or(event.before.as_ref())
-                    .ok_or_else(|| MapError::NoKey {
-                        table: source_name(),
-                    })?;
+                    .ok_or_else(|| MapError::NoKey { table: source_name() })?;
                 RowChangeKind::Delete(rename(pair, direction, key))
             }
             op => {
-                let after = event.after.as_ref().ok_or_else(|| MapError::NoAfter {
-                    table: source_name(),
-                    op: op.code(),
-                })?;
+                let after =
+                    event.after.as_ref().ok_or_else(|| MapError::NoAfter { table: source_name(), op: op.code() })?;
                 RowChangeKind::Upsert(rename(pair, direction, after))
             }
         };
-        Ok(Mapped::Apply(RowChange {
-            table: pair.target(direction).clone(),
-            kind,
-        }))
+        Ok(Mapped::Apply(RowChange { table: pair.target(direction).clone(), kind }))
     }
 }
 
 fn rename(pair: &TablePair, direction: Direction, row: &Row) -> Row {
-    Row(row
-        .iter()
-        .map(|(name, value)| {
-            (
-                pair.target_column(direction, name).to_string(),
-                value.clone(),
-            )
-        })
-        .collect())
+    Row(row.iter().map(|(name, value)| (pair.target_column(direction, name).to_string(), value.clone())).collect())
 }

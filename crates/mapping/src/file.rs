@@ -44,27 +44,17 @@ impl TableName {
         let parts: Vec<&str> = text.split('.').collect();
         let valid = |s: &&str| !s.is_empty();
         match parts.as_slice() {
-            [name] if valid(name) => Ok(TableName {
-                namespace: None,
-                name: name.to_string(),
-            }),
-            [ns, name] if valid(ns) && valid(name) => Ok(TableName {
-                namespace: Some(ns.to_string()),
-                name: name.to_string(),
-            }),
-            _ => Err(format!(
-                "{text:?} is not a table name; write `table` or `namespace.table`"
-            )),
+            [name] if valid(name) => Ok(TableName { namespace: None, name: name.to_string() }),
+            [ns, name] if valid(ns) && valid(name) => {
+                Ok(TableName { namespace: Some(ns.to_string()), name: name.to_string() })
+            }
+            _ => Err(format!("{text:?} is not a table name; write `table` or `namespace.table`")),
         }
     }
 
     /// Whether a change captured from `namespace`.`table` belongs to this table.
     pub fn matches(&self, namespace: Option<&str>, table: &str) -> bool {
-        self.name == table
-            && self
-                .namespace
-                .as_deref()
-                .is_none_or(|ns| Some(ns) == namespace)
+        self.name == table && self.namespace.as_deref().is_none_or(|ns| Some(ns) == namespace)
     }
 }
 
@@ -107,13 +97,10 @@ impl TablePair {
 
     /// The target-side name of source column `column`, in `direction`.
     pub fn target_column<'a>(&'a self, direction: Direction, column: &'a str) -> &'a str {
-        let found = self
-            .renames
-            .iter()
-            .find_map(|(legacy, revamp)| match direction {
-                Direction::LegacyToRevamp => (legacy == column).then_some(revamp),
-                Direction::RevampToLegacy => (revamp == column).then_some(legacy),
-            });
+        let found = self.renames.iter().find_map(|(legacy, revamp)| match direction {
+            Direction::LegacyToRevamp => (legacy == column).then_some(revamp),
+            Direction::RevampToLegacy => (revamp == column).then_some(legacy),
+        });
         found.map_or(column, String::as_str)
     }
 }
@@ -166,10 +153,8 @@ impl Mapping {
     /// Reads and validates a mapping file.
     pub fn load(path: &Path) -> Result<Mapping, MappingError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| MappingError::Read {
-            path: shown.clone(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| MappingError::Read { path: shown.clone(), source })?;
         Mapping::parse(&text, &shown)
     }
 
@@ -179,45 +164,27 @@ impl Mapping {
     }
 
     fn parse(text: &str, origin: &str) -> Result<Mapping, MappingError> {
-        let invalid =
-            |location: String, message: String| MappingError::Invalid { location, message };
+        let invalid = |location: String, message: String| MappingError::Invalid { location, message };
         let file: MappingFile = serde_yaml::from_str(text).map_err(|e| {
-            let location = match e.location() {
-                Some(l) => format!("{origin}:{}:{}", l.line(), l.column()),
-                None => origin.to_string(),
-            };
-            // serde_yaml appends " at line L column C"; the location already says it.
-            let message = e.to_string();
-            let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_string();
+            let (location, message) = locate_yaml_error(origin, &e);
             invalid(location, message)
         })?;
         if file.version != FORMAT_VERSION {
             return Err(invalid(
                 origin.to_string(),
-                format!(
-                    "version {} is not supported; this build reads version {FORMAT_VERSION}",
-                    file.version
-                ),
+                format!("version {} is not supported; this build reads version {FORMAT_VERSION}", file.version),
             ));
         }
         let mut tables = Vec::with_capacity(file.tables.len());
         for (i, spec) in file.tables.into_iter().enumerate() {
-            let at =
-                |message: String| invalid(origin.to_string(), format!("tables[{i}]: {message}"));
+            let at = |message: String| invalid(origin.to_string(), format!("tables[{i}]: {message}"));
             let legacy = TableName::parse(&spec.legacy).map_err(|m| at(format!("legacy: {m}")))?;
             let revamp = TableName::parse(&spec.revamp).map_err(|m| at(format!("revamp: {m}")))?;
             let mut renames = Vec::with_capacity(spec.columns.len());
             let (mut seen_legacy, mut seen_revamp) = (HashSet::new(), HashSet::new());
             for (from, to) in spec.columns {
                 let (Some(from), Some(to)) = (from.as_str(), to.as_str()) else {
-                    return Err(at(
-                        "columns: each entry is `legacy_column: revamp_column`, both strings"
-                            .into(),
-                    ));
+                    return Err(at("columns: each entry is `legacy_column: revamp_column`, both strings".into()));
                 };
                 if !seen_legacy.insert(from.to_string()) || !seen_revamp.insert(to.to_string()) {
                     return Err(at(format!(
@@ -226,11 +193,7 @@ impl Mapping {
                 }
                 renames.push((from.to_string(), to.to_string()));
             }
-            tables.push(TablePair {
-                legacy,
-                revamp,
-                renames,
-            });
+            tables.push(TablePair { legacy, revamp, renames });
         }
         Ok(Mapping { tables })
     }
@@ -241,14 +204,19 @@ impl Mapping {
     }
 
     /// The table pair whose source side, in `direction`, is `namespace`.`table`.
-    pub fn route(
-        &self,
-        direction: Direction,
-        namespace: Option<&str>,
-        table: &str,
-    ) -> Option<&TablePair> {
-        self.tables
-            .iter()
-            .find(|pair| pair.source(direction).matches(namespace, table))
+    pub fn route(&self, direction: Direction, namespace: Option<&str>, table: &str) -> Option<&TablePair> {
+        self.tables.iter().find(|pair| pair.source(direction).matches(namespace, table))
     }
+}
+
+/// Splits a YAML error into `origin:line:column` and the message without serde_yaml's trailing
+/// "at line L column C", for errors an operator can jump to in an editor.
+pub fn locate_yaml_error(origin: &str, error: &serde_yaml::Error) -> (String, String) {
+    let location = match error.location() {
+        Some(l) => format!("{origin}:{}:{}", l.line(), l.column()),
+        None => origin.to_string(),
+    };
+    let message = error.to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+    (location, message)
 }

@@ -17,4 +17,4 @@ mod apply;
 mod file;
 
 pub use apply::{MapError, Mapped, RowChange, RowChangeKind, Skip};
-pub use file::{Direction, Mapping, MappingError, TableName, TablePair};
+pub use file::{Direction, Mapping, MappingError, TableName, TablePair, locate_yaml_error};

@@ -1,9 +1,7 @@
 //! Loading mapping files and mapping change events in both directions.
 
 use dualsync_envelope::{ChangeEvent, Decoded, Op, Row, Source, Value};
-use dualsync_mapping::{
-    Direction, MapError, Mapped, Mapping, RowChange, RowChangeKind, Skip, TableName,
-};
+use dualsync_mapping::{Direction, MapError, Mapped, Mapping, RowChange, RowChangeKind, Skip, TableName};
 use proptest::prelude::*;
 
 const PRODUCTS: &str = "\
@@ -17,10 +15,7 @@ tables:
 ";
 
 fn row(cols: &[(&str, Value)]) -> Row {
-    Row(cols
-        .iter()
-        .map(|(n, v)| (n.to_string(), v.clone()))
-        .collect())
+    Row(cols.iter().map(|(n, v)| (n.to_string(), v.clone())).collect())
 }
 
 fn event(
@@ -36,71 +31,39 @@ fn event(
         key,
         before,
         after,
-        source: Source {
-            db: Some(namespace.into()),
-            table: Some(table.into()),
-            ..Source::default()
-        },
+        source: Source { db: Some(namespace.into()), table: Some(table.into()), ..Source::default() },
         ts_ms: None,
     }
 }
 
 fn table(namespace: &str, name: &str) -> TableName {
-    TableName {
-        namespace: Some(namespace.into()),
-        name: name.into(),
-    }
+    TableName { namespace: Some(namespace.into()), name: name.into() }
 }
 
 #[test]
 fn upsert_renames_table_and_columns_legacy_to_revamp() {
     let mapping = Mapping::from_yaml(PRODUCTS).unwrap();
-    let after = row(&[
-        ("id", Value::Int(1)),
-        ("name", Value::Text("saw".into())),
-        ("weight", Value::Float(1.5)),
-    ]);
-    let mapped = mapping.map_event(
-        Direction::LegacyToRevamp,
-        &event(Op::Create, "inventory", "products", None, None, Some(after)),
-    );
-    let expected = row(&[
-        ("id", Value::Int(1)),
-        ("title", Value::Text("saw".into())),
-        ("weight_kg", Value::Float(1.5)),
-    ]);
+    let after = row(&[("id", Value::Int(1)), ("name", Value::Text("saw".into())), ("weight", Value::Float(1.5))]);
+    let mapped = mapping
+        .map_event(Direction::LegacyToRevamp, &event(Op::Create, "inventory", "products", None, None, Some(after)));
+    let expected =
+        row(&[("id", Value::Int(1)), ("title", Value::Text("saw".into())), ("weight_kg", Value::Float(1.5))]);
     assert_eq!(
         mapped,
-        Ok(Mapped::Apply(RowChange {
-            table: table("catalog", "items"),
-            kind: RowChangeKind::Upsert(expected)
-        }))
+        Ok(Mapped::Apply(RowChange { table: table("catalog", "items"), kind: RowChangeKind::Upsert(expected) }))
     );
 }
 
 #[test]
 fn upsert_renames_revamp_to_legacy() {
     let mapping = Mapping::from_yaml(PRODUCTS).unwrap();
-    let after = row(&[
-        ("id", Value::Int(2)),
-        ("title", Value::Text("axe".into())),
-        ("weight_kg", Value::Null),
-    ]);
-    let mapped = mapping.map_event(
-        Direction::RevampToLegacy,
-        &event(Op::Update, "catalog", "items", None, None, Some(after)),
-    );
-    let expected = row(&[
-        ("id", Value::Int(2)),
-        ("name", Value::Text("axe".into())),
-        ("weight", Value::Null),
-    ]);
+    let after = row(&[("id", Value::Int(2)), ("title", Value::Text("axe".into())), ("weight_kg", Value::Null)]);
+    let mapped =
+        mapping.map_event(Direction::RevampToLegacy, &event(Op::Update, "catalog", "items", None, None, Some(after)));
+    let expected = row(&[("id", Value::Int(2)), ("name", Value::Text("axe".into())), ("weight", Value::Null)]);
     assert_eq!(
         mapped,
-        Ok(Mapped::Apply(RowChange {
-            table: table("inventory", "products"),
-            kind: RowChangeKind::Upsert(expected)
-        }))
+        Ok(Mapped::Apply(RowChange { table: table("inventory", "products"), kind: RowChangeKind::Upsert(expected) }))
     );
 }
 
@@ -111,51 +74,22 @@ fn delete_uses_the_key_then_the_before_image() {
     let before = row(&[("id", Value::Int(3)), ("name", Value::Text("old".into()))]);
     let by_key = mapping.map_event(
         Direction::LegacyToRevamp,
-        &event(
-            Op::Delete,
-            "inventory",
-            "products",
-            Some(key.clone()),
-            Some(before.clone()),
-            None,
-        ),
+        &event(Op::Delete, "inventory", "products", Some(key.clone()), Some(before.clone()), None),
     );
     assert_eq!(
         by_key,
-        Ok(Mapped::Apply(RowChange {
-            table: table("catalog", "items"),
-            kind: RowChangeKind::Delete(key)
-        }))
+        Ok(Mapped::Apply(RowChange { table: table("catalog", "items"), kind: RowChangeKind::Delete(key) }))
     );
-    let by_before = mapping.map_event(
-        Direction::LegacyToRevamp,
-        &event(
-            Op::Delete,
-            "inventory",
-            "products",
-            None,
-            Some(before),
-            None,
-        ),
-    );
+    let by_before = mapping
+        .map_event(Direction::LegacyToRevamp, &event(Op::Delete, "inventory", "products", None, Some(before), None));
     let renamed = row(&[("id", Value::Int(3)), ("title", Value::Text("old".into()))]);
     assert_eq!(
         by_before,
-        Ok(Mapped::Apply(RowChange {
-            table: table("catalog", "items"),
-            kind: RowChangeKind::Delete(renamed)
-        }))
+        Ok(Mapped::Apply(RowChange { table: table("catalog", "items"), kind: RowChangeKind::Delete(renamed) }))
     );
-    let neither = mapping.map_event(
-        Direction::LegacyToRevamp,
-        &event(Op::Delete, "inventory", "products", None, None, None),
-    );
-    assert_eq!(
-        neither,
-        Err(MapError::NoKey {
-            table: "inventory.products".into()
-        })
-    );
+    let neither =
+        mapping.map_event(Direction::LegacyToRevamp, &event(Op::Delete, "inventory", "products", None, None, None));
+    assert_eq!(neither, Err(MapError::NoKey { table: "inventory.products".into() }));
 }
 
 #[test]
@@ -163,28 +97,12 @@ fn skips_what_is_not_a_mapped_row_change() {
     let mapping = Mapping::from_yaml(PRODUCTS).unwrap();
     let after = Some(row(&[("id", Value::Int(1))]));
     let other_table = event(Op::Create, "inventory", "orders", None, None, after.clone());
-    assert_eq!(
-        mapping.map_event(Direction::LegacyToRevamp, &other_table),
-        Ok(Mapped::Skip(Skip::UnmappedTable))
-    );
-    let other_namespace = event(
-        Op::Create,
-        "elsewhere",
-        "products",
-        None,
-        None,
-        after.clone(),
-    );
-    assert_eq!(
-        mapping.map_event(Direction::LegacyToRevamp, &other_namespace),
-        Ok(Mapped::Skip(Skip::UnmappedTable))
-    );
+    assert_eq!(mapping.map_event(Direction::LegacyToRevamp, &other_table), Ok(Mapped::Skip(Skip::UnmappedTable)));
+    let other_namespace = event(Op::Create, "elsewhere", "products", None, None, after.clone());
+    assert_eq!(mapping.map_event(Direction::LegacyToRevamp, &other_namespace), Ok(Mapped::Skip(Skip::UnmappedTable)));
     // The legacy table's name on the revamp side is not routed: direction matters.
     let wrong_side = event(Op::Create, "inventory", "products", None, None, after);
-    assert_eq!(
-        mapping.map_event(Direction::RevampToLegacy, &wrong_side),
-        Ok(Mapped::Skip(Skip::UnmappedTable))
-    );
+    assert_eq!(mapping.map_event(Direction::RevampToLegacy, &wrong_side), Ok(Mapped::Skip(Skip::UnmappedTable)));
     assert_eq!(
         mapping.map(Direction::LegacyToRevamp, &Decoded::Tombstone { key: None }),
         Ok(Mapped::Skip(Skip::Tombstone))
@@ -192,36 +110,18 @@ fn skips_what_is_not_a_mapped_row_change() {
     let no_after = event(Op::Update, "inventory", "products", None, None, None);
     assert_eq!(
         mapping.map_event(Direction::LegacyToRevamp, &no_after),
-        Err(MapError::NoAfter {
-            table: "inventory.products".into(),
-            op: "u"
-        })
+        Err(MapError::NoAfter { table: "inventory.products".into(), op: "u" })
     );
 }
 
 #[test]
 fn unqualified_source_matches_any_namespace() {
-    let mapping =
-        Mapping::from_yaml("version: 1\ntables:\n  - legacy: products\n    revamp: items\n")
-            .unwrap();
-    let created = event(
-        Op::Read,
-        "anything",
-        "products",
-        None,
-        None,
-        Some(row(&[("id", Value::Int(1))])),
-    );
+    let mapping = Mapping::from_yaml("version: 1\ntables:\n  - legacy: products\n    revamp: items\n").unwrap();
+    let created = event(Op::Read, "anything", "products", None, None, Some(row(&[("id", Value::Int(1))])));
     let Ok(Mapped::Apply(change)) = mapping.map_event(Direction::LegacyToRevamp, &created) else {
         panic!("not applied")
     };
-    assert_eq!(
-        change.table,
-        TableName {
-            namespace: None,
-            name: "items".into()
-        }
-    );
+    assert_eq!(change.table, TableName { namespace: None, name: "items".into() });
 }
 
 #[test]
@@ -231,14 +131,8 @@ fn errors_say_where_and_what() {
             "version: 1\ntables:\n  - legacy: a\n    revamp: b\n    colums: {}\n",
             "<mapping>:5:5: tables[0]: unknown field `colums`, expected one of `legacy`, `revamp`, `columns`",
         ),
-        (
-            "version: 1\ntables:\n  - legacy: a\n",
-            "<mapping>:3:5: tables[0]: missing field `revamp`",
-        ),
-        (
-            "version: 2\ntables: []\n",
-            "<mapping>: version 2 is not supported; this build reads version 1",
-        ),
+        ("version: 1\ntables:\n  - legacy: a\n", "<mapping>:3:5: tables[0]: missing field `revamp`"),
+        ("version: 2\ntables: []\n", "<mapping>: version 2 is not supported; this build reads version 1"),
         (
             "version: 1\ntables:\n  - legacy: a.b.c\n    revamp: b\n",
             "<mapping>: tables[0]: legacy: \"a.b.c\" is not a table name; write `table` or `namespace.table`",
@@ -260,20 +154,9 @@ fn load_names_the_file() {
     let path = dir.join("bad.yaml");
     std::fs::write(&path, "version: 1\ntables: 3\n").unwrap();
     let err = Mapping::load(&path).unwrap_err().to_string();
-    assert!(
-        err.starts_with(&format!(
-            "{}:2:9: tables: invalid type: integer `3`",
-            path.display()
-        )),
-        "{err}"
-    );
-    let missing = Mapping::load(&dir.join("missing.yaml"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        missing.contains("missing.yaml: cannot read the mapping file"),
-        "{missing}"
-    );
+    assert!(err.starts_with(&format!("{}:2:9: tables: invalid type: integer `3`", path.display())), "{err}");
+    let missing = Mapping::load(&dir.join("missing.yaml")).unwrap_err().to_string();
+    assert!(missing.contains("missing.yaml: cannot read the mapping file"), "{missing}");
 }
 
 fn value() -> impl Strategy<Value = Value> {
@@ -281,9 +164,7 @@ fn value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::Int),
-        any::<f64>()
-            .prop_filter("NaN is not equal to itself", |x| !x.is_nan())
-            .prop_map(Value::Float),
+        any::<f64>().prop_filter("NaN is not equal to itself", |x| !x.is_nan()).prop_map(Value::Float),
         ".*".prop_map(Value::Text),
     ]
 }

@@ -29,38 +29,18 @@ impl TestDb {
     pub async fn mysql() -> TestDb {
         let namespace = unique("t");
         let server = mysql_url();
-        let base = server
-            .rsplit_once('/')
-            .map_or(server.as_str(), |(base, _)| base);
+        let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
         let url = format!("{base}/{namespace}");
-        exec(
-            Kind::MySql,
-            &server,
-            &format!("CREATE DATABASE `{namespace}`"),
-        )
-        .await;
-        TestDb {
-            kind: Kind::MySql,
-            namespace,
-            url,
-        }
+        exec(Kind::MySql, &server, &format!("CREATE DATABASE `{namespace}`")).await;
+        TestDb { kind: Kind::MySql, namespace, url }
     }
 
     /// A new PostgreSQL schema in the test database.
     pub async fn postgres() -> TestDb {
         let namespace = unique("t");
         let url = pg_url();
-        exec(
-            Kind::Postgres,
-            &url,
-            &format!("CREATE SCHEMA \"{namespace}\""),
-        )
-        .await;
-        TestDb {
-            kind: Kind::Postgres,
-            namespace,
-            url,
-        }
+        exec(Kind::Postgres, &url, &format!("CREATE SCHEMA \"{namespace}\"")).await;
+        TestDb { kind: Kind::Postgres, namespace, url }
     }
 
     /// A new namespace on a server of `kind`.
@@ -92,32 +72,16 @@ impl TestDb {
         let failed = |e: sqlx::Error| -> Vec<Vec<Option<String>>> { panic!("{sql}: {e}") };
         match self.kind {
             Kind::MySql => {
-                let mut conn = MySqlConnection::connect(&self.url)
-                    .await
-                    .expect("connect to MariaDB");
-                match sqlx::query(AssertSqlSafe(sql.clone()))
-                    .fetch_all(&mut conn)
-                    .await
-                {
-                    Ok(rows) => rows
-                        .iter()
-                        .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
-                        .collect(),
+                let mut conn = MySqlConnection::connect(&self.url).await.expect("connect to MariaDB");
+                match sqlx::query(AssertSqlSafe(sql.clone())).fetch_all(&mut conn).await {
+                    Ok(rows) => rows.iter().map(|r| (0..r.len()).map(|i| r.get(i)).collect()).collect(),
                     Err(e) => failed(e),
                 }
             }
             Kind::Postgres => {
-                let mut conn = PgConnection::connect(&self.url)
-                    .await
-                    .expect("connect to PostgreSQL");
-                match sqlx::query(AssertSqlSafe(sql.clone()))
-                    .fetch_all(&mut conn)
-                    .await
-                {
-                    Ok(rows) => rows
-                        .iter()
-                        .map(|r| (0..r.len()).map(|i| r.get(i)).collect())
-                        .collect(),
+                let mut conn = PgConnection::connect(&self.url).await.expect("connect to PostgreSQL");
+                match sqlx::query(AssertSqlSafe(sql.clone())).fetch_all(&mut conn).await {
+                    Ok(rows) => rows.iter().map(|r| (0..r.len()).map(|i| r.get(i)).collect()).collect(),
                     Err(e) => failed(e),
                 }
             }
@@ -136,17 +100,11 @@ impl TestDb {
 async fn exec(kind: Kind, url: &str, sql: &str) {
     let result = match kind {
         Kind::MySql => match MySqlConnection::connect(url).await {
-            Ok(mut conn) => sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-                .execute(&mut conn)
-                .await
-                .map(drop),
+            Ok(mut conn) => sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut conn).await.map(drop),
             Err(e) => Err(e),
         },
         Kind::Postgres => match PgConnection::connect(url).await {
-            Ok(mut conn) => sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-                .execute(&mut conn)
-                .await
-                .map(drop),
+            Ok(mut conn) => sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut conn).await.map(drop),
             Err(e) => Err(e),
         },
     };

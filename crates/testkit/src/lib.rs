@@ -47,16 +47,11 @@ pub fn unique(prefix: &str) -> String {
 
 /// Creates a topic with `partitions` partitions (the test broker does not create topics itself).
 pub async fn create_topic(name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", kafka_brokers())
-        .create()
-        .expect("admin client");
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", kafka_brokers()).create().expect("admin client");
     let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
     let results = admin
-        .create_topics(
-            [&topic],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
-        )
+        .create_topics([&topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))))
         .await
         .expect("create topic");
     for result in results {
@@ -67,11 +62,16 @@ pub async fn create_topic(name: &str, partitions: i32) {
 /// A Kafka record: key and value bytes, either of which may be absent (a tombstone has no value).
 pub type Record = (Option<Vec<u8>>, Option<Vec<u8>>);
 
-/// Produces records to partition 0 of `topic`, in order, and waits until the broker acknowledged
-/// each of them.
+/// Produces records to partition 0 of `topic` on the test broker, in order, and waits until the
+/// broker acknowledged each of them.
 pub async fn produce(topic: &str, records: &[Record]) {
+    produce_to(&kafka_brokers(), topic, records).await;
+}
+
+/// Produces records to partition 0 of `topic` on `brokers`, in order, each acknowledged.
+pub async fn produce_to(brokers: &str, topic: &str, records: &[Record]) {
     let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", kafka_brokers())
+        .set("bootstrap.servers", brokers)
         .set("enable.idempotence", "true")
         .create()
         .expect("producer");
@@ -83,10 +83,7 @@ pub async fn produce(topic: &str, records: &[Record]) {
         if let Some(value) = value {
             record = record.payload(value.as_slice());
         }
-        producer
-            .send(record, Duration::from_secs(30))
-            .await
-            .unwrap_or_else(|(e, _)| panic!("produce to {topic}: {e}"));
+        producer.send(record, Duration::from_secs(30)).await.unwrap_or_else(|(e, _)| panic!("produce to {topic}: {e}"));
     }
 }
 
@@ -95,30 +92,17 @@ pub async fn produce(topic: &str, records: &[Record]) {
 pub fn fixtures_dir() -> PathBuf {
     std::env::var_os("DUALSYNC_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/debezium")
-        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/debezium"))
 }
 
 /// The non-empty lines of a fixture file, e.g. `flink/debezium-data-schema-include.txt`.
 pub fn fixture_lines(relative: &str) -> Vec<String> {
     let path = fixtures_dir().join(relative);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()));
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_owned)
-        .collect()
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading fixture {}: {e}", path.display()));
+    text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect()
 }
 
 /// Rows written compactly for assertions, from string slices where `"NULL"` stands for SQL NULL.
 pub fn rows(expected: &[&[&str]]) -> Vec<Vec<Option<String>>> {
-    expected
-        .iter()
-        .map(|r| {
-            r.iter()
-                .map(|v| (*v != "NULL").then(|| v.to_string()))
-                .collect()
-        })
-        .collect()
+    expected.iter().map(|r| r.iter().map(|v| (*v != "NULL").then(|| v.to_string())).collect()).collect()
 }

@@ -4,9 +4,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// The target URL names a database kind this writer does not support.
-    #[error(
-        "target database URL must start with postgres://, postgresql://, mysql:// or mariadb://; got {scheme:?}"
-    )]
+    #[error("target database URL must start with postgres://, postgresql://, mysql:// or mariadb://; got {scheme:?}")]
     UnsupportedUrl {
         /// The URL's scheme (the part before `://`), never the credentials.
         scheme: String,
@@ -18,17 +16,13 @@ pub enum WriteError {
         table: String,
     },
     /// The target table has no primary key, so upserts and deletes cannot find their row.
-    #[error(
-        "target table {table} has no primary key; add one (upserts and deletes find rows by it)"
-    )]
+    #[error("target table {table} has no primary key; add one (upserts and deletes find rows by it)")]
     NoPrimaryKey {
         /// The table.
         table: String,
     },
     /// A mapped row names a column the target table lacks.
-    #[error(
-        "target table {table} has no column {column:?}; rename it in the mapping or add the column"
-    )]
+    #[error("target table {table} has no column {column:?}; rename it in the mapping or add the column")]
     UnknownColumn {
         /// The table.
         table: String,
@@ -36,9 +30,7 @@ pub enum WriteError {
         column: String,
     },
     /// A mapped row lacks a primary-key column.
-    #[error(
-        "{op} for {table} has no value for key column {column:?}; the source event must carry it"
-    )]
+    #[error("{op} for {table} has no value for key column {column:?}; the source event must carry it")]
     MissingKey {
         /// The table.
         table: String,
@@ -71,10 +63,9 @@ impl WriteError {
             return false;
         };
         match source {
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+                true
+            }
             sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
             sqlx::Error::Database(db) => {
                 let code = db.code().unwrap_or_default();
@@ -83,10 +74,7 @@ impl WriteError {
                 // MySQL/MariaDB report SQLSTATE 40001 for deadlocks (1213) and HY000 for lock wait
                 // timeouts (1205), so their error numbers are checked too.
                 code.starts_with("08")
-                    || matches!(
-                        &*code,
-                        "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03"
-                    )
+                    || matches!(&*code, "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03")
                     || is_transient_mysql(db.as_ref())
             }
             _ => false,

@@ -32,35 +32,18 @@ impl TableSchema {
     }
 
     /// Builds the schema from (column, type, position in the primary key or 0) rows.
-    fn from_rows(
-        name: &TableName,
-        rows: Vec<(String, String, i64)>,
-    ) -> Result<TableSchema, WriteError> {
+    fn from_rows(name: &TableName, rows: Vec<(String, String, i64)>) -> Result<TableSchema, WriteError> {
         if rows.is_empty() {
-            return Err(WriteError::NoTable {
-                table: name.to_string(),
-            });
+            return Err(WriteError::NoTable { table: name.to_string() });
         }
-        let mut key: Vec<(i64, String)> = rows
-            .iter()
-            .filter(|(_, _, k)| *k > 0)
-            .map(|(n, _, k)| (*k, n.clone()))
-            .collect();
+        let mut key: Vec<(i64, String)> =
+            rows.iter().filter(|(_, _, k)| *k > 0).map(|(n, _, k)| (*k, n.clone())).collect();
         if key.is_empty() {
-            return Err(WriteError::NoPrimaryKey {
-                table: name.to_string(),
-            });
+            return Err(WriteError::NoPrimaryKey { table: name.to_string() });
         }
         key.sort();
-        let columns = rows
-            .into_iter()
-            .map(|(name, sql_type, _)| Column { name, sql_type })
-            .collect();
-        Ok(TableSchema {
-            name: name.clone(),
-            columns,
-            key: key.into_iter().map(|(_, n)| n).collect(),
-        })
+        let columns = rows.into_iter().map(|(name, sql_type, _)| Column { name, sql_type }).collect();
+        Ok(TableSchema { name: name.clone(), columns, key: key.into_iter().map(|(_, n)| n).collect() })
     }
 
     /// Reads a PostgreSQL table's columns and primary key. An unqualified name resolves through
@@ -79,10 +62,7 @@ impl TableSchema {
         .fetch_all(pool)
         .await
         .map_err(WriteError::database(format!("reading the columns of {name}")))?;
-        let rows = rows
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect();
+        let rows = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
         TableSchema::from_rows(name, rows)
     }
 
@@ -102,10 +82,7 @@ impl TableSchema {
         .fetch_all(pool)
         .await
         .map_err(WriteError::database(format!("reading the columns of {name}")))?;
-        let columns = rows
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect();
+        let columns = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
         TableSchema::from_rows(name, columns)
     }
 }

@@ -47,21 +47,9 @@ impl Dialect {
     pub fn upsert(self, schema: &TableSchema, columns: &[&str]) -> String {
         let table = self.table(&schema.name);
         let names: Vec<String> = columns.iter().map(|c| self.quote(c)).collect();
-        let values: Vec<String> = columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| self.placeholder(i + 1, schema, c))
-            .collect();
-        let updates: Vec<&str> = columns
-            .iter()
-            .copied()
-            .filter(|c| !schema.key.iter().any(|k| k == c))
-            .collect();
-        let mut sql = format!(
-            "INSERT INTO {table} ({}) VALUES ({})",
-            names.join(", "),
-            values.join(", ")
-        );
+        let values: Vec<String> = columns.iter().enumerate().map(|(i, c)| self.placeholder(i + 1, schema, c)).collect();
+        let updates: Vec<&str> = columns.iter().copied().filter(|c| !schema.key.iter().any(|k| k == c)).collect();
+        let mut sql = format!("INSERT INTO {table} ({}) VALUES ({})", names.join(", "), values.join(", "));
         match self {
             Dialect::Postgres => {
                 let key: Vec<String> = schema.key.iter().map(|k| self.quote(k)).collect();
@@ -69,10 +57,8 @@ impl Dialect {
                 if updates.is_empty() {
                     sql.push_str("NOTHING");
                 } else {
-                    let set: Vec<String> = updates
-                        .iter()
-                        .map(|c| format!("{0} = EXCLUDED.{0}", self.quote(c)))
-                        .collect();
+                    let set: Vec<String> =
+                        updates.iter().map(|c| format!("{0} = EXCLUDED.{0}", self.quote(c))).collect();
                     sql.push_str(&format!("UPDATE SET {}", set.join(", ")));
                 }
             }
@@ -82,10 +68,7 @@ impl Dialect {
                 let set: Vec<String> = if updates.is_empty() {
                     vec![format!("{0} = {0}", self.quote(&schema.key[0]))]
                 } else {
-                    updates
-                        .iter()
-                        .map(|c| format!("{0} = VALUES({0})", self.quote(c)))
-                        .collect()
+                    updates.iter().map(|c| format!("{0} = VALUES({0})", self.quote(c))).collect()
                 };
                 sql.push_str(&format!(" ON DUPLICATE KEY UPDATE {}", set.join(", ")));
             }
@@ -101,11 +84,7 @@ impl Dialect {
             .enumerate()
             .map(|(i, k)| format!("{} = {}", self.quote(k), self.placeholder(i + 1, schema, k)))
             .collect();
-        format!(
-            "DELETE FROM {} WHERE {}",
-            self.table(&schema.name),
-            conditions.join(" AND ")
-        )
+        format!("DELETE FROM {} WHERE {}", self.table(&schema.name), conditions.join(" AND "))
     }
 }
 
@@ -116,19 +95,10 @@ mod tests {
 
     fn schema() -> TableSchema {
         TableSchema {
-            name: TableName {
-                namespace: Some("s".into()),
-                name: "t\"x".into(),
-            },
+            name: TableName { namespace: Some("s".into()), name: "t\"x".into() },
             columns: vec![
-                Column {
-                    name: "id".into(),
-                    sql_type: "integer".into(),
-                },
-                Column {
-                    name: "na`me".into(),
-                    sql_type: "text".into(),
-                },
+                Column { name: "id".into(), sql_type: "integer".into() },
+                Column { name: "na`me".into(), sql_type: "text".into() },
             ],
             key: vec!["id".into()],
         }
@@ -145,10 +115,7 @@ mod tests {
             Dialect::Postgres.upsert(&s, &["id"]),
             r#"INSERT INTO "s"."t""x" ("id") VALUES ($1::integer) ON CONFLICT ("id") DO NOTHING"#
         );
-        assert_eq!(
-            Dialect::Postgres.delete(&s),
-            r#"DELETE FROM "s"."t""x" WHERE "id" = $1::integer"#
-        );
+        assert_eq!(Dialect::Postgres.delete(&s), r#"DELETE FROM "s"."t""x" WHERE "id" = $1::integer"#);
     }
 
     #[test]
@@ -162,9 +129,6 @@ mod tests {
             Dialect::MySql.upsert(&s, &["id"]),
             "INSERT INTO `s`.`t\"x` (`id`) VALUES (?) ON DUPLICATE KEY UPDATE `id` = `id`"
         );
-        assert_eq!(
-            Dialect::MySql.delete(&s),
-            "DELETE FROM `s`.`t\"x` WHERE `id` = ?"
-        );
+        assert_eq!(Dialect::MySql.delete(&s), "DELETE FROM `s`.`t\"x` WHERE `id` = ?");
     }
 }

@@ -64,15 +64,10 @@ impl Writer {
                 )
             }
             other => {
-                return Err(WriteError::UnsupportedUrl {
-                    scheme: other.to_string(),
-                });
+                return Err(WriteError::UnsupportedUrl { scheme: other.to_string() });
             }
         };
-        Ok(Writer {
-            pool,
-            tables: HashMap::new(),
-        })
+        Ok(Writer { pool, tables: HashMap::new() })
     }
 
     /// The target's SQL dialect.
@@ -111,26 +106,15 @@ impl Writer {
 }
 
 /// The SQL and bound values for one change, checked against the target table.
-fn statement<'a>(
-    dialect: Dialect,
-    schema: &TableSchema,
-    change: &'a RowChange,
-) -> Result<Statement<'a>, WriteError> {
+fn statement<'a>(dialect: Dialect, schema: &TableSchema, change: &'a RowChange) -> Result<Statement<'a>, WriteError> {
     let table = schema.name.to_string();
     match &change.kind {
         RowChangeKind::Upsert(row) => {
             if let Some((column, _)) = row.iter().find(|(c, _)| schema.column(c).is_none()) {
-                return Err(WriteError::UnknownColumn {
-                    table,
-                    column: column.to_string(),
-                });
+                return Err(WriteError::UnknownColumn { table, column: column.to_string() });
             }
             if let Some(column) = schema.key.iter().find(|k| row.get(k).is_none()) {
-                return Err(WriteError::MissingKey {
-                    table,
-                    column: column.clone(),
-                    op: "upsert",
-                });
+                return Err(WriteError::MissingKey { table, column: column.clone(), op: "upsert" });
             }
             let columns: Vec<&str> = row.iter().map(|(c, _)| c).collect();
             Ok(Statement {
@@ -149,11 +133,7 @@ fn statement<'a>(
                 })?;
                 values.push(value);
             }
-            Ok(Statement {
-                sql: dialect.delete(schema),
-                values,
-                context: format!("delete from {table}"),
-            })
+            Ok(Statement { sql: dialect.delete(schema), values, context: format!("delete from {table}") })
         }
     }
 }
@@ -170,10 +150,7 @@ where
     for<'v> &'v str: Encode<'v, DB> + Type<DB>,
     for<'v> Option<&'v str>: Encode<'v, DB> + Type<DB>,
 {
-    let mut tx = pool
-        .begin()
-        .await
-        .map_err(WriteError::database("beginning a transaction"))?;
+    let mut tx = pool.begin().await.map_err(WriteError::database("beginning a transaction"))?;
     for statement in statements {
         let mut query = sqlx::query::<DB>(AssertSqlSafe(statement.sql.clone()));
         for value in &statement.values {
@@ -185,12 +162,7 @@ where
                 Value::Text(s) => query.bind(s.as_str()),
             };
         }
-        query
-            .execute(&mut *tx)
-            .await
-            .map_err(WriteError::database(statement.context.clone()))?;
+        query.execute(&mut *tx).await.map_err(WriteError::database(statement.context.clone()))?;
     }
-    tx.commit()
-        .await
-        .map_err(WriteError::database("committing the batch"))
+    tx.commit().await.map_err(WriteError::database("committing the batch"))
 }

@@ -16,10 +16,7 @@ async fn products(kind: Kind) -> (TestDb, Writer) {
 }
 
 fn table(db: &TestDb, name: &str) -> TableName {
-    TableName {
-        namespace: Some(db.namespace.clone()),
-        name: name.into(),
-    }
+    TableName { namespace: Some(db.namespace.clone()), name: name.into() }
 }
 
 fn upsert(db: &TestDb, id: i64, title: &str, weight: Option<f64>) -> RowChange {
@@ -29,25 +26,17 @@ fn upsert(db: &TestDb, id: i64, title: &str, weight: Option<f64>) -> RowChange {
         ("title".into(), Value::Text(title.into())),
         ("weight".into(), weight),
     ]);
-    RowChange {
-        table: table(db, "items"),
-        kind: RowChangeKind::Upsert(row),
-    }
+    RowChange { table: table(db, "items"), kind: RowChangeKind::Upsert(row) }
 }
 
 fn delete(db: &TestDb, id: i64) -> RowChange {
-    RowChange {
-        table: table(db, "items"),
-        kind: RowChangeKind::Delete(Row(vec![("id".into(), Value::Int(id))])),
-    }
+    RowChange { table: table(db, "items"), kind: RowChangeKind::Delete(Row(vec![("id".into(), Value::Int(id))])) }
 }
 
 async fn contents(db: &TestDb) -> Vec<Vec<Option<String>>> {
     let sql = match db.kind {
         Kind::Postgres => "SELECT id::text, title, weight::text FROM {ns}.items ORDER BY id",
-        Kind::MySql => {
-            "SELECT CAST(id AS CHAR), title, CAST(weight AS CHAR) FROM {ns}.items ORDER BY id"
-        }
+        Kind::MySql => "SELECT CAST(id AS CHAR), title, CAST(weight AS CHAR) FROM {ns}.items ORDER BY id",
     };
     db.rows(sql).await
 }
@@ -64,10 +53,7 @@ async fn batch_applied_twice_leaves_the_same_rows() {
             delete(&db, 2),
         ];
         writer.apply(&batch).await.unwrap();
-        let expected = rows(&[
-            &["1", "saw, sharp", "1.25"],
-            &["3", "it's \"quoted\"", "-0.5"],
-        ]);
+        let expected = rows(&[&["1", "saw, sharp", "1.25"], &["3", "it's \"quoted\"", "-0.5"]]);
         assert_eq!(contents(&db).await, expected, "{kind:?} first apply");
         writer.apply(&batch).await.unwrap();
         assert_eq!(contents(&db).await, expected, "{kind:?} second apply");
@@ -78,10 +64,7 @@ async fn batch_applied_twice_leaves_the_same_rows() {
 async fn delete_of_a_missing_row_succeeds() {
     for kind in KINDS {
         let (db, mut writer) = products(kind).await;
-        writer
-            .apply(&[delete(&db, 42), delete(&db, 42)])
-            .await
-            .unwrap();
+        writer.apply(&[delete(&db, 42), delete(&db, 42)]).await.unwrap();
         assert!(contents(&db).await.is_empty());
     }
 }
@@ -94,22 +77,10 @@ async fn a_failing_batch_writes_nothing() {
         if let RowChangeKind::Upsert(row) = &mut bad.kind {
             row.0[1].1 = Value::Null; // title is NOT NULL
         }
-        let err = writer
-            .apply(&[upsert(&db, 1, "kept?", None), bad])
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, WriteError::Database { .. }),
-            "{kind:?}: {err}"
-        );
-        assert!(
-            !err.is_transient(),
-            "{kind:?}: a NOT NULL violation is permanent"
-        );
-        assert!(
-            contents(&db).await.is_empty(),
-            "{kind:?}: the transaction was rolled back"
-        );
+        let err = writer.apply(&[upsert(&db, 1, "kept?", None), bad]).await.unwrap_err();
+        assert!(matches!(err, WriteError::Database { .. }), "{kind:?}: {err}");
+        assert!(!err.is_transient(), "{kind:?}: a NOT NULL violation is permanent");
+        assert!(contents(&db).await.is_empty(), "{kind:?}: the transaction was rolled back");
     }
 }
 
@@ -120,26 +91,16 @@ async fn setup_mistakes_are_explained() {
         db.exec("CREATE TABLE {ns}.nokey (id INTEGER)").await;
         let ns = &db.namespace;
 
-        let missing = RowChange {
-            table: table(&db, "nope"),
-            ..upsert(&db, 1, "a", None)
-        };
+        let missing = RowChange { table: table(&db, "nope"), ..upsert(&db, 1, "a", None) };
         assert_eq!(
             writer.apply(&[missing]).await.unwrap_err().to_string(),
-            format!(
-                "target table {ns}.nope does not exist; create it or fix the table name in the mapping"
-            )
+            format!("target table {ns}.nope does not exist; create it or fix the table name in the mapping")
         );
 
-        let nokey = RowChange {
-            table: table(&db, "nokey"),
-            ..upsert(&db, 1, "a", None)
-        };
+        let nokey = RowChange { table: table(&db, "nokey"), ..upsert(&db, 1, "a", None) };
         assert_eq!(
             writer.apply(&[nokey]).await.unwrap_err().to_string(),
-            format!(
-                "target table {ns}.nokey has no primary key; add one (upserts and deletes find rows by it)"
-            )
+            format!("target table {ns}.nokey has no primary key; add one (upserts and deletes find rows by it)")
         );
 
         let mut extra = upsert(&db, 1, "a", None);
@@ -148,9 +109,7 @@ async fn setup_mistakes_are_explained() {
         }
         assert_eq!(
             writer.apply(&[extra]).await.unwrap_err().to_string(),
-            format!(
-                "target table {ns}.items has no column \"colour\"; rename it in the mapping or add the column"
-            )
+            format!("target table {ns}.items has no column \"colour\"; rename it in the mapping or add the column")
         );
 
         let keyless = RowChange {
@@ -159,9 +118,7 @@ async fn setup_mistakes_are_explained() {
         };
         assert_eq!(
             writer.apply(&[keyless]).await.unwrap_err().to_string(),
-            format!(
-                "delete for {ns}.items has no value for key column \"id\"; the source event must carry it"
-            )
+            format!("delete for {ns}.items has no value for key column \"id\"; the source event must carry it")
         );
     }
 }
@@ -179,26 +136,14 @@ async fn values_bind_into_other_column_types() {
             ("flag".into(), Value::Bool(true)),
             ("small".into(), Value::Int(-7)),
         ]);
-        writer
-            .apply(&[RowChange {
-                table: table(&db, "typed"),
-                kind: RowChangeKind::Upsert(row),
-            }])
-            .await
-            .unwrap();
+        writer.apply(&[RowChange { table: table(&db, "typed"), kind: RowChangeKind::Upsert(row) }]).await.unwrap();
         let sql = match kind {
-            Kind::Postgres => {
-                "SELECT id::text, price::text, note, flag::text, small::text FROM {ns}.typed"
-            }
+            Kind::Postgres => "SELECT id::text, price::text, note, flag::text, small::text FROM {ns}.typed",
             Kind::MySql => {
                 "SELECT CAST(id AS CHAR), CAST(price AS CHAR), note, CAST(flag AS CHAR), CAST(small AS CHAR) FROM {ns}.typed"
             }
         };
         let flag = if kind == Kind::Postgres { "true" } else { "1" };
-        assert_eq!(
-            db.rows(sql).await,
-            rows(&[&["9007199254740993", "12.34", "NULL", flag, "-7"]]),
-            "{kind:?}"
-        );
+        assert_eq!(db.rows(sql).await, rows(&[&["9007199254740993", "12.34", "NULL", flag, "-7"]]), "{kind:?}");
     }
 }

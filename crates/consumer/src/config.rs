@@ -1,0 +1,162 @@
+//! The consumer's configuration file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The consumer's configuration, read from one YAML file.
+///
+/// ```yaml
+/// kafka:
+///   brokers: 127.0.0.1:9092
+///   group: dualsync-legacy-to-revamp
+///   topics: [legacy.shop.users]
+/// target:
+///   url: postgres://dualsync:secret@127.0.0.1:5432/revamp
+/// mapping: shop.yaml        # relative to this file's folder
+/// batch:
+///   max_events: 500
+///   linger_ms: 100
+/// ```
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where to read change events.
+    pub kafka: KafkaConfig,
+    /// Where to write them.
+    pub target: TargetConfig,
+    /// The mapping file; a relative path is relative to the configuration file's folder.
+    pub mapping: PathBuf,
+    /// How events are grouped into database transactions.
+    #[serde(default)]
+    pub batch: BatchConfig,
+}
+
+/// Kafka settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Consumer group; its committed offsets are where a restarted consumer resumes.
+    pub group: String,
+    /// Topics to consume (Debezium writes one topic per table).
+    pub topics: Vec<String>,
+    /// Extra librdkafka settings, passed through unchanged (e.g. `session.timeout.ms`,
+    /// `security.protocol`). They override dualsync's defaults, except the offset handling
+    /// settings, which dualsync owns.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+/// The target database.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// `postgres://user:password@host:port/database` or `mysql://…`. Never logged.
+    pub url: String,
+}
+
+impl fmt::Debug for TargetConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = self.url.split_once("://").map_or("?", |(s, _)| s);
+        write!(f, "TargetConfig {{ url: {scheme}://… }}")
+    }
+}
+
+/// Batching: a batch is written when it holds `max_events` events or its first event has waited
+/// `linger_ms`, whichever comes first.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Most events in one database transaction.
+    #[serde(default = "BatchConfig::default_max_events")]
+    pub max_events: usize,
+    /// Longest time, in milliseconds, an event waits for its batch to fill.
+    #[serde(default = "BatchConfig::default_linger_ms")]
+    pub linger_ms: u64,
+}
+
+impl BatchConfig {
+    /// Large enough to amortise a transaction commit, small enough to keep a batch's memory and
+    /// lock time short.
+    const DEFAULT_MAX_EVENTS: usize = 500;
+    /// Adds at most this much latency when traffic is light.
+    const DEFAULT_LINGER_MS: u64 = 100;
+
+    fn default_max_events() -> usize {
+        Self::DEFAULT_MAX_EVENTS
+    }
+
+    fn default_linger_ms() -> u64 {
+        Self::DEFAULT_LINGER_MS
+    }
+
+    /// The linger time.
+    pub fn linger(&self) -> Duration {
+        Duration::from_millis(self.linger_ms)
+    }
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { max_events: Self::DEFAULT_MAX_EVENTS, linger_ms: Self::DEFAULT_LINGER_MS }
+    }
+}
+
+/// Why a configuration file was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read the configuration file: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or does not fit.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file, with `:line:column` where known.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads a configuration file; the mapping path is resolved against the file's folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+        let mut config = Config::from_yaml(&text, &shown)?;
+        if config.mapping.is_relative() {
+            config.mapping = path.parent().unwrap_or(Path::new(".")).join(&config.mapping);
+        }
+        Ok(config)
+    }
+
+    /// Parses configuration YAML; `origin` names it in errors.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let config: Config = serde_yaml::from_str(text).map_err(|e| {
+            let (path, message) = dualsync_mapping::locate_yaml_error(origin, &e);
+            ConfigError::Invalid { path, message }
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid { path: origin.to_string(), message })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.kafka.topics.is_empty() {
+            return Err("kafka.topics: list at least one topic".into());
+        }
+        if self.batch.max_events == 0 {
+            return Err("batch.max_events: must be at least 1".into());
+        }
+        Ok(())
+    }
+}

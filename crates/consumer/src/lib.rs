@@ -1,0 +1,18 @@
+//! The Kafka → database runtime behind the two consumer binaries.
+//!
+//! A [`Consumer`] reads Debezium change events from Kafka topics, decodes them
+//! ([`dualsync_envelope`]), maps them to the other side ([`dualsync_mapping`]) and writes them
+//! there in batches ([`dualsync_writer`]). A Kafka offset is stored only after the batch holding
+//! its event is committed in the target database, so a crash re-delivers, and the idempotent
+//! writes make re-delivery harmless.
+//!
+//! The binaries `legacy-to-revamp` and `revamp-to-legacy` are [`cli::main`] with a fixed
+//! [`Direction`].
+
+pub mod cli;
+mod config;
+mod runtime;
+
+pub use config::{BatchConfig, Config, ConfigError, KafkaConfig, TargetConfig};
+pub use dualsync_mapping::Direction;
+pub use runtime::{Consumer, ConsumerError, Stats};

@@ -1,0 +1,220 @@
+//! The first vertical slice, end to end on the real services: Debezium events from the flink
+//! samples are produced into the broker, a consumer applies them to the *other* database kind,
+//! and the target table ends with exactly the rows the events describe. Each topic is consumed
+//! twice (a second consumer group re-reads it from the start) to prove re-delivery changes nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use dualsync_consumer::{Config, Consumer, Direction};
+use dualsync_testkit::{Kind, Record, TestDb, create_topic, fixture_lines, kafka_brokers, produce, rows, unique};
+use serde_json::Value as Json;
+
+/// The final rows of `inventory.products` after all 16 events of the PostgreSQL samples.
+fn pg_sample_final_rows() -> Vec<Vec<Option<String>>> {
+    rows(&[
+        &["101", "scooter", "Small 2-wheel scooter", "3.14"],
+        &["102", "car battery", "12V car battery", "8.1"],
+        &["103", "12-pack drill bits", "12-pack of drill bits with sizes ranging from #40 to #3", "0.8"],
+        &["104", "hammer", "12oz carpenter's hammer", "0.75"],
+        &["105", "hammer", "14oz carpenter's hammer", "0.875"],
+        &["106", "hammer", "18oz carpenter hammer", "1"],
+        &["107", "rocks", "box of assorted rocks", "5.1"],
+        &["108", "jacket", "water resistent black wind breaker", "0.1"],
+        &["109", "spare tire", "24 inch spare tire", "22.2"],
+        &["110", "jacket", "new water resistent white wind breaker", "0.5"],
+    ])
+}
+
+/// The id of the row an event line is about, from `after` or `before`.
+fn row_id(line: &str) -> Option<i64> {
+    let json: Json = serde_json::from_str(line).expect("fixture line is JSON");
+    let payload = json.get("payload").unwrap_or(&json);
+    ["after", "before"].iter().find_map(|image| payload.get(image)?.get("id")?.as_i64())
+}
+
+/// The Kafka key Debezium writes for row `id`: the primary-key struct, with or without schema.
+fn key(id: i64, with_schema: bool) -> Vec<u8> {
+    let key = if with_schema {
+        serde_json::json!({
+            "schema": {"type": "struct", "optional": false, "name": "dbserver1.inventory.products.Key",
+                       "fields": [{"type": "int32", "optional": false, "field": "id"}]},
+            "payload": {"id": id},
+        })
+    } else {
+        serde_json::json!({"id": id})
+    };
+    key.to_string().into_bytes()
+}
+
+/// The fixture's lines as Kafka records keyed by row id. `keys_from` names a fixture with the
+/// same events whose images carry the ids (for samples whose deletes lack a `before` image).
+fn records(fixture: &str, with_schema: bool, keys_from: Option<&str>) -> Vec<Record> {
+    let lines = fixture_lines(fixture);
+    let key_lines = keys_from.map_or_else(|| lines.clone(), fixture_lines);
+    assert_eq!(lines.len(), key_lines.len());
+    lines
+        .iter()
+        .zip(&key_lines)
+        .map(|(line, key_line)| {
+            let id = row_id(key_line).expect("every event names its row");
+            (Some(key(id, with_schema)), Some(line.clone().into_bytes()))
+        })
+        .collect()
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("dualsync-e2e"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Writes a mapping and a consumer configuration into `dir`; returns the configuration's path.
+fn write_config(dir: &Path, topic: &str, target: &TestDb, mapping: &str) -> PathBuf {
+    std::fs::write(dir.join("mapping.yaml"), mapping).expect("write mapping");
+    let config = format!(
+        "kafka:\n  brokers: {}\n  group: {}\n  topics: [{topic}]\n  options:\n    session.timeout.ms: \"6000\"\n\
+         target:\n  url: {}\nmapping: mapping.yaml\nbatch:\n  max_events: 5\n  linger_ms: 50\n",
+        kafka_brokers(),
+        unique("group"),
+        target.url,
+    );
+    let path = dir.join("consumer.yaml");
+    std::fs::write(&path, config).expect("write config");
+    path
+}
+
+/// Gives the configuration a new consumer group, so the next consumer re-reads the whole topic.
+fn new_group(config: &Path) {
+    let text = std::fs::read_to_string(config).expect("read config");
+    let text = text
+        .lines()
+        .map(|l| if l.starts_with("  group: ") { format!("  group: {}", unique("group")) } else { l.to_string() });
+    std::fs::write(config, text.collect::<Vec<_>>().join("\n")).expect("write config");
+}
+
+/// Runs a consumer in-process until it has applied and stored `events` events, then stops it.
+async fn consume(config: &Path, direction: Direction, events: u64) {
+    let consumer = Consumer::start(Config::load(config).expect("config"), direction).await.expect("start consumer");
+    let stats = consumer.stats();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(consumer.run(async {
+        let _ = stopped.await;
+    }));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while stats.done() < events {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "consumer did only {} of {events} events in 90 s",
+            stats.done()
+        );
+        assert!(!running.is_finished(), "consumer stopped early: {:?}", running.await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    running.await.expect("consumer task").expect("consumer run");
+    assert_eq!(stats.consumed(), events, "nothing beyond the topic's events was consumed");
+}
+
+async fn pg_to_mariadb(fixture: &str, with_schema: bool, keys_from: Option<&str>) {
+    let target = TestDb::new(Kind::MySql).await;
+    target.exec("CREATE TABLE {ns}.products_legacy (id INT PRIMARY KEY, label VARCHAR(255) NOT NULL, description VARCHAR(512), weight DOUBLE)").await;
+    let topic = unique("fullfillment.inventory.products");
+    create_topic(&topic, 1).await;
+    let events = records(fixture, with_schema, keys_from);
+    produce(&topic, &events).await;
+    let mapping = format!(
+        "version: 1\ntables:\n  - legacy: {}.products_legacy\n    revamp: inventory.products\n    columns:\n      label: name\n",
+        target.namespace
+    );
+    let config = write_config(&temp_dir(), &topic, &target, &mapping);
+    let select =
+        "SELECT CAST(id AS CHAR), label, description, CAST(weight AS CHAR) FROM {ns}.products_legacy ORDER BY id";
+    consume(&config, Direction::RevampToLegacy, events.len() as u64).await;
+    assert_eq!(target.rows(select).await, pg_sample_final_rows(), "{fixture}: first delivery");
+    new_group(&config);
+    consume(&config, Direction::RevampToLegacy, events.len() as u64).await;
+    assert_eq!(target.rows(select).await, pg_sample_final_rows(), "{fixture}: re-delivery");
+}
+
+#[tokio::test]
+async fn postgres_events_with_schema_into_mariadb() {
+    pg_to_mariadb("flink/debezium-postgres-data-schema-include.txt", true, None).await;
+}
+
+#[tokio::test]
+async fn postgres_events_without_schema_into_mariadb() {
+    pg_to_mariadb("flink/debezium-postgres-data-schema-exclude.txt", false, None).await;
+}
+
+#[tokio::test]
+async fn postgres_events_without_old_images_into_mariadb() {
+    // Default REPLICA IDENTITY: updates carry no `before` and the delete carries neither image, so
+    // the Kafka key alone says which row to delete. The keys are those of the same events in the
+    // schema-exclude sample, as Debezium would have written them.
+    pg_to_mariadb(
+        "flink/debezium-postgres-data-replica-identity.txt",
+        false,
+        Some("flink/debezium-postgres-data-schema-exclude.txt"),
+    )
+    .await;
+}
+
+/// The MySQL sample into PostgreSQL, through the `legacy-to-revamp` binary first (stopped with
+/// SIGTERM, which must exit 0), then re-delivered through an in-process consumer.
+#[tokio::test]
+async fn mysql_events_with_schema_into_postgres_via_the_binary() {
+    let target = TestDb::new(Kind::Postgres).await;
+    target.exec("CREATE TABLE {ns}.catalog_items (id INTEGER PRIMARY KEY, title TEXT NOT NULL, details TEXT, weight_kg DOUBLE PRECISION)").await;
+    let topic = unique("dbserver1.inventory.products");
+    create_topic(&topic, 1).await;
+    let events = records("flink/debezium-data-schema-include.txt", true, None);
+    produce(&topic, &events).await;
+    let mapping = format!(
+        "version: 1\ntables:\n  - legacy: inventory.products\n    revamp: {}.catalog_items\n    columns:\n      name: title\n      description: details\n      weight: weight_kg\n",
+        target.namespace
+    );
+    let config = write_config(&temp_dir(), &topic, &target, &mapping);
+    // The MySQL sample's FLOAT weights arrive as the doubles Debezium widened them to.
+    let expected = rows(&[
+        &["101", "scooter", "Small 2-wheel scooter", "3.140000104904175"],
+        &["102", "car battery", "12V car battery", "8.100000381469727"],
+        &["103", "12-pack drill bits", "12-pack of drill bits with sizes ranging from #40 to #3", "0.800000011920929"],
+        &["104", "hammer", "12oz carpenter's hammer", "0.75"],
+        &["105", "hammer", "14oz carpenter's hammer", "0.875"],
+        &["106", "hammer", "18oz carpenter hammer", "1"],
+        &["107", "rocks", "box of assorted rocks", "5.099999904632568"],
+        &["108", "jacket", "water resistent black wind breaker", "0.10000000149011612"],
+        &["109", "spare tire", "24 inch spare tire", "22.200000762939453"],
+        &["110", "jacket", "new water resistent white wind breaker", "0.5"],
+    ]);
+    let select = "SELECT id::text, title, details, weight_kg::text FROM {ns}.catalog_items ORDER BY id";
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_legacy-to-revamp"))
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start legacy-to-revamp");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while target.rows(select).await != expected {
+        if tokio::time::Instant::now() > deadline || child.try_wait().expect("poll child").is_some() {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("child output");
+            panic!("binary did not reach the expected rows; stderr:\n{}", String::from_utf8_lossy(&output.stderr));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait for legacy-to-revamp");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "exit status {:?}; stderr:\n{stderr}", output.status);
+    assert!(stderr.contains("consumer stopped"), "stderr:\n{stderr}");
+
+    new_group(&config);
+    consume(&config, Direction::LegacyToRevamp, events.len() as u64).await;
+    assert_eq!(target.rows(select).await, expected, "re-delivery");
+}
