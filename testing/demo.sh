@@ -13,6 +13,7 @@ testing/services.sh topic "$topic" 1
 
 # The revamp side's table, empty at the start of each demo run.
 PGPASSWORD=dualsync psql -X -q -v ON_ERROR_STOP=1 "$DUALSYNC_TEST_PG_URL" <<'SQL'
+SET client_min_messages = warning;
 CREATE SCHEMA IF NOT EXISTS demo;
 DROP TABLE IF EXISTS demo.catalog_items;
 CREATE TABLE demo.catalog_items (id INTEGER PRIMARY KEY, title TEXT NOT NULL, details TEXT, weight_kg DOUBLE PRECISION);

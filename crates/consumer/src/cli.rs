@@ -1,5 +1,6 @@
 //! The command line shared by `legacy-to-revamp` and `revamp-to-legacy`.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,7 +35,10 @@ enum LogFormat {
 pub fn main(direction: Direction) -> ExitCode {
     let args = Args::parse();
     let filter = EnvFilter::try_from_env("DUALSYNC_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match args.log_format {
         LogFormat::Human => subscriber.init(),
         LogFormat::Json => subscriber.json().init(),

@@ -1,0 +1,49 @@
+//! Reading the consumer configuration file.
+
+use dualsync_consumer::Config;
+
+const MINIMAL: &str =
+    "kafka:\n  brokers: b:9092\n  group: g\n  topics: [t]\ntarget:\n  url: postgres://u:secret@h/db\nmapping: m.yaml\n";
+
+#[test]
+fn defaults_and_passthrough() {
+    let config = Config::from_yaml(MINIMAL, "c.yaml").unwrap();
+    assert_eq!(config.batch.max_events, 500);
+    assert_eq!(config.batch.linger_ms, 100);
+    assert!(config.kafka.options.is_empty());
+    let with_options = format!("{MINIMAL}batch:\n  max_events: 7\n");
+    assert_eq!(Config::from_yaml(&with_options, "c.yaml").unwrap().batch.max_events, 7);
+}
+
+#[test]
+fn the_target_url_is_never_printed() {
+    let config = Config::from_yaml(MINIMAL, "c.yaml").unwrap();
+    let shown = format!("{:?}", config.target);
+    assert!(!shown.contains("secret") && shown.contains("postgres://"), "{shown}");
+}
+
+#[test]
+fn mistakes_are_located() {
+    let cases = [
+        (
+            MINIMAL.replace("group: g", "gruop: g"),
+            "c.yaml:3:3: kafka: unknown field `gruop`, expected one of `brokers`, `group`, `topics`, `options`",
+        ),
+        (MINIMAL.replace("topics: [t]", "topics: []"), "c.yaml: kafka.topics: list at least one topic"),
+        (format!("{MINIMAL}batch:\n  max_events: 0\n"), "c.yaml: batch.max_events: must be at least 1"),
+        (MINIMAL.replace("mapping: m.yaml\n", ""), "c.yaml:1:1: missing field `mapping`"),
+    ];
+    for (yaml, expected) in cases {
+        let err = Config::from_yaml(&yaml, "c.yaml").err().expect("rejected").to_string();
+        assert_eq!(err, expected);
+    }
+}
+
+#[test]
+fn mapping_path_is_relative_to_the_file() {
+    let dir = std::env::temp_dir().join(format!("dualsync-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("consumer.yaml");
+    std::fs::write(&path, MINIMAL).unwrap();
+    assert_eq!(Config::load(&path).unwrap().mapping, dir.join("m.yaml"));
+}
