@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use dualsync_envelope::decode;
+use dualsync_envelope::Decoder;
 use dualsync_mapping::{Direction, Mapped, Mapping, MappingError, RowChange};
 use dualsync_writer::{WriteError, Writer};
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
@@ -99,6 +99,7 @@ pub enum ConsumerError {
 pub struct Consumer {
     config: Config,
     direction: Direction,
+    decoder: Decoder,
     mapping: Mapping,
     writer: Writer,
     kafka: Arc<StreamConsumer>,
@@ -132,7 +133,15 @@ impl Consumer {
         let topics: Vec<&str> = config.kafka.topics.iter().map(String::as_str).collect();
         kafka.subscribe(&topics).map_err(ConsumerError::Kafka)?;
         info!(direction = direction.name(), group = %config.kafka.group, topics = ?config.kafka.topics, "consumer started");
-        Ok(Consumer { config, direction, mapping, writer, kafka: Arc::new(kafka), stats: Arc::default() })
+        Ok(Consumer {
+            config,
+            direction,
+            decoder: Decoder::default(),
+            mapping,
+            writer,
+            kafka: Arc::new(kafka),
+            stats: Arc::default(),
+        })
     }
 
     /// The consumer's counters.
@@ -200,7 +209,7 @@ impl Consumer {
         let mut skipped = 0;
         for message in batch.iter() {
             let at = || (message.topic().to_string(), message.partition(), message.offset());
-            let decoded = decode(message.key(), message.payload()).map_err(|source| {
+            let decoded = self.decoder.decode(message.key(), message.payload()).map_err(|source| {
                 let (topic, partition, offset) = at();
                 ConsumerError::Decode { topic, partition, offset, source }
             })?;

@@ -7,7 +7,7 @@ pub enum DecodeError {
     /// The bytes are not JSON.
     #[error("{part}: not valid JSON ({source}); is the connector using the JSON converter?")]
     Json {
-        /// `key` or `value`.
+        /// `key`, `value` or `schema`.
         part: &'static str,
         /// The parser's complaint, with line and column.
         source: serde_json::Error,
@@ -37,6 +37,14 @@ pub enum DecodeError {
         path: String,
         /// The code found.
         code: String,
+    },
+    /// A value does not fit its declared type (bad base64, a date out of range, …).
+    #[error("{path}: {message}")]
+    Value {
+        /// Where in the record.
+        path: String,
+        /// What is wrong, and what setting to check.
+        message: String,
     },
     /// The schema names a type this version does not decode.
     #[error("{path}: unsupported schema type {schema_type:?}")]

@@ -11,7 +11,8 @@ pub enum Op {
     Update,
     /// `d`: a row was deleted.
     Delete,
-    /// `r`: a row was read by a snapshot.
+    /// `r`: a row was read by a snapshot. Also used for a flattened record that carries no
+    /// operation: it states the row as it is now.
     Read,
     /// `t`: the table was truncated.
     Truncate,
@@ -75,23 +76,54 @@ impl Row {
 /// The connector's `source` block: where and when the change happened.
 ///
 /// This is the envelope's top-level `source` field, never a row column that happens to be called
-/// `source`.
+/// `source`. Fields a connector does not send are `None`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Source {
+    /// `version`: the connector's version.
+    pub version: Option<String>,
     /// `connector`: `mysql`, `postgresql`, …
     pub connector: Option<String>,
     /// `name`: the connector's logical name (topic prefix).
     pub name: Option<String>,
+    /// `ts_ms`: when the change was committed in the source database, epoch milliseconds.
+    pub ts_ms: Option<i64>,
+    /// `ts_us`: the same in microseconds (Debezium 2.6+).
+    pub ts_us: Option<i64>,
+    /// `ts_ns`: the same in nanoseconds (Debezium 2.6+).
+    pub ts_ns: Option<i64>,
+    /// `snapshot`: `true`, `first`, `first_in_data_collection`, `last_in_data_collection`,
+    /// `last`, `incremental` or `false` (connectors before 1.x sent a boolean, kept as its text).
+    pub snapshot: Option<String>,
     /// `db`: the database.
     pub db: Option<String>,
-    /// `schema`: the PostgreSQL schema (absent for MySQL).
+    /// `schema`: the PostgreSQL schema.
     pub schema: Option<String>,
     /// `table`: the table.
     pub table: Option<String>,
-    /// `ts_ms`: when the change was committed in the source database, epoch milliseconds.
-    pub ts_ms: Option<i64>,
-    /// `snapshot`: `true`, `last`, `false`, … (older connectors send a boolean, kept as its text).
-    pub snapshot: Option<String>,
+    /// MySQL `server_id`.
+    pub server_id: Option<i64>,
+    /// MySQL `gtid`.
+    pub gtid: Option<String>,
+    /// MySQL binlog `file`.
+    pub file: Option<String>,
+    /// MySQL binlog `pos`.
+    pub pos: Option<i64>,
+    /// MySQL `row` within the binlog event.
+    pub row: Option<i64>,
+    /// MySQL `thread`.
+    pub thread: Option<i64>,
+    /// MySQL `query` (with `binlog_rows_query_log_events`).
+    pub query: Option<String>,
+    /// PostgreSQL `lsn`.
+    pub lsn: Option<i64>,
+    /// PostgreSQL `txId`.
+    pub tx_id: Option<i64>,
+    /// PostgreSQL `xmin`.
+    pub xmin: Option<i64>,
+    /// `sequence`: PostgreSQL's `["last committed LSN","current LSN"]`, as sent.
+    pub sequence: Option<String>,
+    /// Any other field, as its JSON text.
+    pub other: Vec<(String, String)>,
 }
 
 impl Source {
@@ -100,6 +132,27 @@ impl Source {
     pub fn namespace(&self) -> Option<&str> {
         self.schema.as_deref().or(self.db.as_deref())
     }
+}
+
+/// The `transaction` block of a change event (when the connector has
+/// `provide.transaction.metadata=true`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Transaction {
+    /// The transaction's id.
+    pub id: String,
+    /// Position of the event among all events of the transaction.
+    pub total_order: Option<i64>,
+    /// Position of the event among the transaction's events on its table.
+    pub data_collection_order: Option<i64>,
+}
+
+/// A logical decoding message (op `m`): `pg_logical_emit_message(transactional, prefix, content)`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogicalMessage {
+    /// The message's prefix.
+    pub prefix: String,
+    /// The message's content.
+    pub content: Vec<u8>,
 }
 
 /// One decoded Debezium change event.
@@ -119,13 +172,58 @@ pub struct ChangeEvent {
     pub after: Option<Row>,
     /// The connector's source block.
     pub source: Source,
+    /// The `transaction` block, when the connector provides transaction metadata.
+    pub transaction: Option<Transaction>,
+    /// The message of an op `m` event.
+    pub message: Option<LogicalMessage>,
     /// The envelope's own `ts_ms`: when the connector processed the change.
+    pub ts_ms: Option<i64>,
+    /// The envelope's `ts_us` (Debezium 2.6+).
+    pub ts_us: Option<i64>,
+    /// The envelope's `ts_ns` (Debezium 2.6+).
+    pub ts_ns: Option<i64>,
+    /// Fields an `ExtractNewRecordState` transform added (`add.fields`, prefixed `__`) that are not
+    /// source-block fields, e.g. `__op`-independent extras such as `__name`.
+    pub added: Vec<(String, Value)>,
+}
+
+impl ChangeEvent {
+    /// An event with only the operation set.
+    pub fn new(op: Op) -> ChangeEvent {
+        ChangeEvent {
+            op,
+            key: None,
+            before: None,
+            after: None,
+            source: Source::default(),
+            transaction: None,
+            message: None,
+            ts_ms: None,
+            ts_us: None,
+            ts_ns: None,
+            added: Vec::new(),
+        }
+    }
+}
+
+/// A message on Debezium's transaction metadata topic (`<prefix>.transaction`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionMarker {
+    /// `BEGIN` (`true`) or `END` (`false`).
+    pub begin: bool,
+    /// The transaction id.
+    pub id: String,
+    /// `END` only: how many events the transaction produced.
+    pub event_count: Option<i64>,
+    /// `END` only: events per table, as (data collection, count).
+    pub data_collections: Vec<(String, i64)>,
+    /// When the marker was written.
     pub ts_ms: Option<i64>,
 }
 
 /// What one Kafka record decodes to.
 // Nearly every record is a change; boxing it would add an allocation per event to spare the rare
-// tombstone a few hundred bytes on the stack.
+// other records a few hundred bytes on the stack.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decoded {
@@ -137,14 +235,42 @@ pub enum Decoded {
         /// The decoded key, when the record had one.
         key: Option<Row>,
     },
+    /// A transaction BEGIN or END marker from the transaction metadata topic.
+    Transaction(TransactionMarker),
+    /// A heartbeat (`__debezium-heartbeat.<prefix>` topic): the connector is alive.
+    Heartbeat {
+        /// When it was written.
+        ts_ms: Option<i64>,
+    },
+    /// A schema change from the schema change topic (`<prefix>`): DDL, not row data.
+    SchemaChange {
+        /// `databaseName`.
+        database: Option<String>,
+        /// `schemaName`.
+        schema: Option<String>,
+        /// `ddl`.
+        ddl: Option<String>,
+    },
 }
 
 impl Decoded {
-    /// The change event, unless this is a tombstone.
+    /// The change event, if this is one.
     pub fn change(&self) -> Option<&ChangeEvent> {
         match self {
             Decoded::Change(event) => Some(event),
-            Decoded::Tombstone { .. } => None,
+            _ => None,
+        }
+    }
+
+    /// A short name for what this is: `change`, `tombstone`, `transaction`, `heartbeat` or
+    /// `schema-change`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Decoded::Change(_) => "change",
+            Decoded::Tombstone { .. } => "tombstone",
+            Decoded::Transaction(_) => "transaction",
+            Decoded::Heartbeat { .. } => "heartbeat",
+            Decoded::SchemaChange { .. } => "schema-change",
         }
     }
 }

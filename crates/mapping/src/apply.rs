@@ -33,6 +33,8 @@ pub enum Skip {
     Truncate,
     /// A logical decoding message, which is not a row change.
     Message,
+    /// A transaction marker, heartbeat or schema change: connector metadata, not a row change.
+    Metadata,
 }
 
 /// The outcome of mapping one event.
@@ -75,6 +77,9 @@ impl Mapping {
         match decoded {
             Decoded::Tombstone { .. } => Ok(Mapped::Skip(Skip::Tombstone)),
             Decoded::Change(event) => self.map_event(direction, event),
+            Decoded::Transaction(_) | Decoded::Heartbeat { .. } | Decoded::SchemaChange { .. } => {
+                Ok(Mapped::Skip(Skip::Metadata))
+            }
         }
     }
 

@@ -26,14 +26,12 @@ fn event(
     before: Option<Row>,
     after: Option<Row>,
 ) -> ChangeEvent {
-    ChangeEvent {
-        op,
-        key,
-        before,
-        after,
-        source: Source { db: Some(namespace.into()), table: Some(table.into()), ..Source::default() },
-        ts_ms: None,
-    }
+    let mut event = ChangeEvent::new(op);
+    event.key = key;
+    event.before = before;
+    event.after = after;
+    event.source = Source { db: Some(namespace.into()), table: Some(table.into()), ..Source::default() };
+    event
 }
 
 fn table(namespace: &str, name: &str) -> TableName {

@@ -39,6 +39,16 @@ pub enum WriteError {
         /// `upsert` or `delete`.
         op: &'static str,
     },
+    /// A value cannot be represented in the target database.
+    #[error("{table}.{column}: {reason}")]
+    Unwritable {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// Why.
+        reason: String,
+    },
     /// The database refused or failed a statement, or the connection failed.
     #[error("{context}: {source}")]
     Database {

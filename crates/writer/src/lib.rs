@@ -8,6 +8,7 @@
 //!
 //! [`RowChange`]: dualsync_mapping::RowChange
 
+mod encode;
 mod error;
 mod schema;
 mod sql;

@@ -9,6 +9,7 @@ use sqlx::mysql::MySqlPoolOptions;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, Database, Encode, MySqlPool, PgPool, Type};
 
+use crate::encode::{Bound, bind};
 use crate::{Dialect, TableSchema, WriteError};
 
 /// Connections held open to the target database.
@@ -36,7 +37,7 @@ enum Pool {
 /// One statement of a batch with the values to bind, in placeholder order.
 struct Statement<'a> {
     sql: String,
-    values: Vec<&'a Value>,
+    values: Vec<Bound<'a>>,
     context: String,
 }
 
@@ -105,23 +106,29 @@ impl Writer {
     }
 }
 
-/// The SQL and bound values for one change, checked against the target table.
+/// The SQL and bound values for one change, checked against the target table. Columns whose
+/// value is [`Value::Unavailable`] (unchanged TOAST) are left out, so the row keeps its value.
 fn statement<'a>(dialect: Dialect, schema: &TableSchema, change: &'a RowChange) -> Result<Statement<'a>, WriteError> {
     let table = schema.name.to_string();
+    let encode = |column: &str, value: &'a Value| {
+        bind(value, dialect).map_err(|reason| WriteError::Unwritable {
+            table: table.clone(),
+            column: column.to_string(),
+            reason,
+        })
+    };
     match &change.kind {
         RowChangeKind::Upsert(row) => {
             if let Some((column, _)) = row.iter().find(|(c, _)| schema.column(c).is_none()) {
                 return Err(WriteError::UnknownColumn { table, column: column.to_string() });
             }
-            if let Some(column) = schema.key.iter().find(|k| row.get(k).is_none()) {
+            if let Some(column) = schema.key.iter().find(|k| row.get(k).is_none_or(|v| *v == Value::Unavailable)) {
                 return Err(WriteError::MissingKey { table, column: column.clone(), op: "upsert" });
             }
-            let columns: Vec<&str> = row.iter().map(|(c, _)| c).collect();
-            Ok(Statement {
-                sql: dialect.upsert(schema, &columns),
-                values: row.iter().map(|(_, v)| v).collect(),
-                context: format!("upsert into {table}"),
-            })
+            let present: Vec<(&str, &Value)> = row.iter().filter(|(_, v)| **v != Value::Unavailable).collect();
+            let columns: Vec<&str> = present.iter().map(|(c, _)| *c).collect();
+            let values = present.iter().map(|(c, v)| encode(c, v)).collect::<Result<_, _>>()?;
+            Ok(Statement { sql: dialect.upsert(schema, &columns), values, context: format!("upsert into {table}") })
         }
         RowChangeKind::Delete(key) => {
             let mut values = Vec::with_capacity(schema.key.len());
@@ -131,7 +138,7 @@ fn statement<'a>(dialect: Dialect, schema: &TableSchema, change: &'a RowChange) 
                     column: column.clone(),
                     op: "delete",
                 })?;
-                values.push(value);
+                values.push(encode(column, value)?);
             }
             Ok(Statement { sql: dialect.delete(schema), values, context: format!("delete from {table}") })
         }
@@ -149,17 +156,19 @@ where
     for<'v> f64: Encode<'v, DB> + Type<DB>,
     for<'v> &'v str: Encode<'v, DB> + Type<DB>,
     for<'v> Option<&'v str>: Encode<'v, DB> + Type<DB>,
+    for<'v> &'v [u8]: Encode<'v, DB> + Type<DB>,
 {
     let mut tx = pool.begin().await.map_err(WriteError::database("beginning a transaction"))?;
     for statement in statements {
         let mut query = sqlx::query::<DB>(AssertSqlSafe(statement.sql.clone()));
         for value in &statement.values {
             query = match value {
-                Value::Null => query.bind(None::<&str>),
-                Value::Bool(b) => query.bind(*b),
-                Value::Int(i) => query.bind(*i),
-                Value::Float(x) => query.bind(*x),
-                Value::Text(s) => query.bind(s.as_str()),
+                Bound::Null => query.bind(None::<&str>),
+                Bound::Bool(b) => query.bind(*b),
+                Bound::Int(i) => query.bind(*i),
+                Bound::Float(x) => query.bind(*x),
+                Bound::Text(s) => query.bind(s.as_ref()),
+                Bound::Bytes(b) => query.bind(*b),
             };
         }
         query.execute(&mut *tx).await.map_err(WriteError::database(statement.context.clone()))?;
