@@ -238,7 +238,10 @@ fn risingwave_key_value_samples() {
 
     let log = changes("risingwave/debezium_log_schemaless.1");
     assert_eq!(after(&log[0]).get("is_adult"), Some(&Value::Bool(false)));
-    assert_eq!((log[0].source.server_id, log[0].source.pos, log[0].source.thread), (Some(223344), Some(3522), Some(24)));
+    assert_eq!(
+        (log[0].source.server_id, log[0].source.pos, log[0].source.thread),
+        (Some(223344), Some(3522), Some(24))
+    );
 }
 
 #[test]
