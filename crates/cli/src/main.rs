@@ -1,0 +1,36 @@
+//! `dualsync`: the operator command line.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod decode;
+
+/// dualsync operator tools.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode Debezium records (JSON lines) and print what the engine sees, with explicit value
+    /// kinds. Each input line is a bare record value, or `{"key": …, "value": …}`.
+    Decode(decode::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decode(args) => decode::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dualsync: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
