@@ -9,8 +9,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use bigdecimal::BigDecimal;
 use bigdecimal::num_bigint::BigInt;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
-use serde_json::{Map, Value as Json};
 
+use crate::raw::{Fields, Raw};
 use crate::schema::{FieldType, Shape};
 use crate::settings::{BinaryMode, ConnectorSettings, DecimalMode};
 use crate::{DecodeError, Interval, Value};
@@ -27,47 +27,37 @@ fn invalid(path: &str, message: impl Into<String>) -> DecodeError {
     DecodeError::Value { path: path.to_string(), message: message.into() }
 }
 
-pub(crate) fn json_kind(json: &Json) -> &'static str {
-    match json {
-        Json::Null => "null",
-        Json::Bool(_) => "boolean",
-        Json::Number(_) => "number",
-        Json::String(_) => "string",
-        Json::Array(_) => "array",
-        Json::Object(_) => "object",
-    }
-}
-
-pub(crate) fn type_error(path: &str, expected: &str, found: &Json) -> DecodeError {
-    let mut shown = found.to_string();
-    if shown.len() > 60 {
-        let cut = (0..=60).rev().find(|&i| shown.is_char_boundary(i)).unwrap_or(0);
-        shown.truncate(cut);
-        shown.push('…');
-    }
+pub(crate) fn type_error(path: &str, expected: &str, found: Raw<'_>) -> DecodeError {
+    let text = found.text();
+    let shown = if text.len() > 60 {
+        let cut = (0..=60).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        format!("{}…", &text[..cut])
+    } else {
+        text.to_string()
+    };
     DecodeError::Type {
         path: path.to_string(),
         expected: expected.to_string(),
-        found: format!("{} {shown}", json_kind(found)),
+        found: format!("{} {shown}", found.kind()),
     }
 }
 
-fn as_i64(json: &Json, path: &str, expected: &str) -> Result<i64, DecodeError> {
-    json.as_i64().ok_or_else(|| type_error(path, expected, json))
+fn as_i64(raw: Raw<'_>, path: &str, expected: &str) -> Result<i64, DecodeError> {
+    raw.as_i64().ok_or_else(|| type_error(path, expected, raw))
 }
 
-fn as_str<'j>(json: &'j Json, path: &str, expected: &str) -> Result<&'j str, DecodeError> {
-    json.as_str().ok_or_else(|| type_error(path, expected, json))
+fn as_str<'j>(raw: Raw<'j>, path: &str, expected: &str) -> Result<std::borrow::Cow<'j, str>, DecodeError> {
+    raw.as_str().ok_or_else(|| type_error(path, expected, raw))
 }
 
 impl Converter<'_> {
     /// A value whose type the record's schema (or a hint) gives.
-    pub(crate) fn typed(&self, json: Json, ty: &FieldType, path: &str) -> Result<Value, DecodeError> {
+    pub(crate) fn typed(&self, json: Raw<'_>, ty: &FieldType, path: &str) -> Result<Value, DecodeError> {
         if json.is_null() {
             return Ok(Value::Null);
         }
         if let Some(name) = ty.name.as_deref()
-            && let Some(value) = self.semantic(name, &json, ty, path)?
+            && let Some(value) = self.semantic(name, json, ty, path)?
         {
             return Ok(value);
         }
@@ -76,7 +66,7 @@ impl Converter<'_> {
 
     /// Decodes a value by its semantic type name; `None` for a name this decoder does not know,
     /// which then decodes by its shape (losing nothing, but without the meaning).
-    fn semantic(&self, name: &str, json: &Json, ty: &FieldType, path: &str) -> Result<Option<Value>, DecodeError> {
+    fn semantic(&self, name: &str, json: Raw<'_>, ty: &FieldType, path: &str) -> Result<Option<Value>, DecodeError> {
         let value = match name {
             "org.apache.kafka.connect.data.Decimal" => self.decimal(json, ty, path)?,
             "io.debezium.data.VariableScaleDecimal" => {
@@ -85,7 +75,7 @@ impl Converter<'_> {
                 let scale = as_i64(scale, &format!("{path}.scale"), "int32")?;
                 let bytes = json.get("value").ok_or_else(|| invalid(path, "VariableScaleDecimal has no `value`"))?;
                 let bytes =
-                    self.base64(as_str(bytes, &format!("{path}.value"), "base64 bytes")?, &format!("{path}.value"))?;
+                    self.base64(&as_str(bytes, &format!("{path}.value"), "base64 bytes")?, &format!("{path}.value"))?;
                 Value::Decimal(BigDecimal::new(BigInt::from_signed_bytes_be(&bytes), scale))
             }
             "io.debezium.time.Date" | "org.apache.kafka.connect.data.Date" => {
@@ -108,20 +98,20 @@ impl Converter<'_> {
             "io.debezium.time.NanoTimestamp" => {
                 timestamp(as_i64(json, path, "int64 nanoseconds since the epoch")?, 1, path)?
             }
-            "io.debezium.time.ZonedTimestamp" => zoned_timestamp(as_str(json, path, "an ISO 8601 timestamp")?, path)?,
-            "io.debezium.time.ZonedTime" => zoned_time(as_str(json, path, "an ISO 8601 time with offset")?, path)?,
+            "io.debezium.time.ZonedTimestamp" => zoned_timestamp(&as_str(json, path, "an ISO 8601 timestamp")?, path)?,
+            "io.debezium.time.ZonedTime" => zoned_time(&as_str(json, path, "an ISO 8601 time with offset")?, path)?,
             "io.debezium.time.Year" => Value::Int(as_i64(json, path, "int32 year")?),
             "io.debezium.time.MicroDuration" => {
                 Value::Interval(Interval { micros: as_i64(json, path, "int64 microseconds")?, ..Interval::default() })
             }
-            "io.debezium.time.Interval" => iso_interval(as_str(json, path, "an ISO 8601 duration")?, path)?,
+            "io.debezium.time.Interval" => iso_interval(&as_str(json, path, "an ISO 8601 duration")?, path)?,
             "io.debezium.data.Json" => self.text_or_unavailable(json, path, Value::Json)?,
             "io.debezium.data.Uuid" => {
                 let text = as_str(json, path, "a UUID string")?;
                 if text == self.settings.unavailable_value_placeholder {
                     Value::Unavailable
                 } else {
-                    Value::Uuid(uuid::Uuid::parse_str(text).map_err(|e| invalid(path, format!("not a UUID: {e}")))?)
+                    Value::Uuid(uuid::Uuid::parse_str(&text).map_err(|e| invalid(path, format!("not a UUID: {e}")))?)
                 }
             }
             "io.debezium.data.Enum" => self.text_or_unavailable(json, path, Value::Enum)?,
@@ -145,10 +135,10 @@ impl Converter<'_> {
         Ok(Some(value))
     }
 
-    fn by_shape(&self, json: Json, ty: &FieldType, path: &str) -> Result<Value, DecodeError> {
+    fn by_shape(&self, json: Raw<'_>, ty: &FieldType, path: &str) -> Result<Value, DecodeError> {
         let int = |min: i64, max: i64| match json.as_i64() {
             Some(i) if (min..=max).contains(&i) => Ok(Value::Int(i)),
-            _ => Err(type_error(path, &ty.describe(), &json)),
+            _ => Err(type_error(path, &ty.describe(), json)),
         };
         match &ty.shape {
             Shape::Int8 => int(i8::MIN.into(), i8::MAX.into()),
@@ -160,34 +150,35 @@ impl Converter<'_> {
             Shape::Int64 if ty.name.as_deref() == Some("dualsync.Unsigned") => match json.as_i64() {
                 Some(i) if i < 0 => Ok(Value::UInt(i as u64)),
                 Some(i) => Ok(Value::Int(i)),
-                None => json.as_u64().map(Value::UInt).ok_or_else(|| type_error(path, "int64", &json)),
+                None => json.as_u64().map(Value::UInt).ok_or_else(|| type_error(path, "int64", json)),
             },
             Shape::Int64 => int(i64::MIN, i64::MAX),
-            Shape::Float32 | Shape::Float64 => match &json {
-                Json::Number(n) => n.as_f64().map(Value::Float).ok_or_else(|| type_error(path, &ty.describe(), &json)),
+            Shape::Float32 | Shape::Float64 => {
+                if let Some(x) = json.as_f64() {
+                    return Ok(Value::Float(x));
+                }
                 // Java's JSON writers spell the non-finite doubles as strings.
-                Json::String(s) => match s.as_str() {
-                    "NaN" => Ok(Value::Float(f64::NAN)),
-                    "Infinity" => Ok(Value::Float(f64::INFINITY)),
-                    "-Infinity" => Ok(Value::Float(f64::NEG_INFINITY)),
-                    _ => Err(type_error(path, &ty.describe(), &json)),
-                },
-                _ => Err(type_error(path, &ty.describe(), &json)),
-            },
-            Shape::Boolean => match &json {
-                Json::Bool(b) => Ok(Value::Bool(*b)),
+                match json.as_str().as_deref() {
+                    Some("NaN") => Ok(Value::Float(f64::NAN)),
+                    Some("Infinity") => Ok(Value::Float(f64::INFINITY)),
+                    Some("-Infinity") => Ok(Value::Float(f64::NEG_INFINITY)),
+                    _ => Err(type_error(path, &ty.describe(), json)),
+                }
+            }
+            Shape::Boolean => match (json.as_bool(), json.number()) {
+                (Some(b), _) => Ok(Value::Bool(b)),
                 // MySQL TINYINT(1) columns are sent as integers 0/1; a boolean hint reads them.
-                Json::Number(n) if n.as_i64() == Some(0) => Ok(Value::Bool(false)),
-                Json::Number(n) if n.as_i64() == Some(1) => Ok(Value::Bool(true)),
-                _ => Err(type_error(path, "boolean", &json)),
+                (None, Some("0")) => Ok(Value::Bool(false)),
+                (None, Some("1")) => Ok(Value::Bool(true)),
+                _ => Err(type_error(path, "boolean", json)),
             },
-            Shape::String => match json {
-                Json::String(s) if s == self.settings.unavailable_value_placeholder => Ok(Value::Unavailable),
-                Json::String(s) => Ok(Value::Text(s)),
-                other => Err(type_error(path, "string", &other)),
+            Shape::String => match json.as_str() {
+                Some(s) if s == self.settings.unavailable_value_placeholder => Ok(Value::Unavailable),
+                Some(s) => Ok(Value::Text(s.into_owned())),
+                None => Err(type_error(path, "string", json)),
             },
             Shape::Bytes => {
-                let bytes = self.bytes(&json, path)?;
+                let bytes = self.bytes(json, path)?;
                 Ok(if bytes == self.settings.unavailable_value_placeholder.as_bytes() {
                     Value::Unavailable
                 } else {
@@ -195,7 +186,7 @@ impl Converter<'_> {
                 })
             }
             Shape::Array(items) => {
-                let Json::Array(elements) = json else { return Err(type_error(path, "array", &json)) };
+                let elements = json.array().ok_or_else(|| type_error(path, "array", json))?;
                 let values = elements
                     .into_iter()
                     .enumerate()
@@ -209,11 +200,11 @@ impl Converter<'_> {
                 })
             }
             Shape::Map(_, values) => {
-                let Json::Object(entries) = json else { return Err(type_error(path, "object (map)", &json)) };
+                let entries = json.object().ok_or_else(|| type_error(path, "object (map)", json))?;
                 let mut map = Vec::with_capacity(entries.len());
                 for (k, v) in entries {
                     let value = self.typed(v, values, &format!("{path}.{k}"))?;
-                    map.push((k, value));
+                    map.push((k.into_owned(), value));
                 }
                 if map.iter().any(|(k, _)| *k == self.settings.unavailable_value_placeholder) {
                     return Ok(Value::Unavailable);
@@ -221,7 +212,7 @@ impl Converter<'_> {
                 Ok(Value::Map(map))
             }
             Shape::Struct(_) => {
-                let Json::Object(entries) = json else { return Err(type_error(path, "object (struct)", &json)) };
+                let entries = json.object().ok_or_else(|| type_error(path, "object (struct)", json))?;
                 self.fields(entries, Some(ty), None, path).map(Value::Struct)
             }
         }
@@ -231,7 +222,7 @@ impl Converter<'_> {
     /// its JSON type. A hint wins over a schema type that has no semantic name.
     pub(crate) fn fields(
         &self,
-        entries: Map<String, Json>,
+        entries: Fields<'_>,
         schema: Option<&FieldType>,
         hints: Option<&std::collections::HashMap<String, FieldType>>,
         path: &str,
@@ -239,81 +230,89 @@ impl Converter<'_> {
         let mut fields = Vec::with_capacity(entries.len());
         for (name, json) in entries {
             let from_schema = schema.and_then(|s| s.field(&name));
-            let hint = hints.and_then(|h| h.get(&name));
-            let column_path = format!("{path}.{name}");
+            let hint = hints.and_then(|h| h.get(name.as_ref()));
             let value = match (from_schema, hint) {
-                (Some(s), Some(h)) if s.name.is_none() => self.typed(json, h, &column_path)?,
-                (Some(s), _) => self.typed(json, s, &column_path)?,
-                (None, Some(h)) => self.typed(json, h, &column_path)?,
-                (None, None) => self.untyped(json, &column_path),
+                (Some(s), Some(h)) if s.name.is_none() => self.typed(json, h, &format!("{path}.{name}"))?,
+                (Some(s), _) => self.typed(json, s, &format!("{path}.{name}"))?,
+                (None, Some(h)) => self.typed(json, h, &format!("{path}.{name}"))?,
+                (None, None) => self.untyped(json, path, &name),
             };
-            fields.push((name, value));
+            fields.push((name.into_owned(), value));
         }
         Ok(fields)
     }
 
     /// A value without a schema or hint: its type is its JSON type. Integers stay integers
     /// (unsigned above `i64::MAX`, exact decimals beyond 64 bits), numbers with a fraction or
-    /// exponent are doubles, objects are JSON documents.
-    pub(crate) fn untyped(&self, json: Json, path: &str) -> Value {
-        match json {
-            Json::Null => Value::Null,
-            Json::Bool(b) => Value::Bool(b),
-            Json::String(s) if s == self.settings.unavailable_value_placeholder => Value::Unavailable,
-            Json::String(s) => Value::Text(s),
-            Json::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    Value::Int(i)
-                } else if let Some(u) = n.as_u64() {
-                    Value::UInt(u)
-                } else {
-                    let text = n.to_string();
-                    if text.contains(['.', 'e', 'E']) {
-                        n.as_f64().map_or_else(|| Value::Text(text), Value::Float)
-                    } else {
-                        text.parse::<BigDecimal>().map_or_else(|_| Value::Text(text), Value::Decimal)
-                    }
-                }
-            }
-            Json::Array(items) => Value::Array(
-                items.into_iter().enumerate().map(|(i, item)| self.untyped(item, &format!("{path}[{i}]"))).collect(),
-            ),
-            object @ Json::Object(_) => Value::Json(object.to_string()),
+    /// exponent are doubles, objects are JSON documents (their text as sent).
+    pub(crate) fn untyped(&self, json: Raw<'_>, path: &str, name: &str) -> Value {
+        if json.is_null() {
+            return Value::Null;
         }
+        if let Some(b) = json.as_bool() {
+            return Value::Bool(b);
+        }
+        if let Some(text) = json.number() {
+            return if let Ok(i) = text.parse::<i64>() {
+                Value::Int(i)
+            } else if let Ok(u) = text.parse::<u64>() {
+                Value::UInt(u)
+            } else if text.contains(['.', 'e', 'E']) {
+                text.parse().map_or_else(|_| Value::Text(text.to_string()), Value::Float)
+            } else {
+                text.parse::<BigDecimal>().map_or_else(|_| Value::Text(text.to_string()), Value::Decimal)
+            };
+        }
+        if let Some(s) = json.as_str() {
+            return if s == self.settings.unavailable_value_placeholder {
+                Value::Unavailable
+            } else {
+                Value::Text(s.into_owned())
+            };
+        }
+        if let Some(items) = json.array() {
+            let path = format!("{path}.{name}");
+            return Value::Array(
+                items.into_iter().enumerate().map(|(i, item)| self.untyped(item, &path, &i.to_string())).collect(),
+            );
+        }
+        Value::Json(json.text().to_string())
     }
 
     /// `org.apache.kafka.connect.data.Decimal`: the unscaled value as big-endian two's-complement
     /// bytes (base64 in JSON) with the `scale` parameter; or, under decimal.handling.mode=string
     /// or =double (or the JSON converter's `decimal.format=NUMERIC`), the number itself.
-    fn decimal(&self, json: &Json, ty: &FieldType, path: &str) -> Result<Value, DecodeError> {
-        match json {
-            Json::Number(n) => exact(&n.to_string(), path),
-            Json::String(s) if self.settings.decimal_handling_mode == DecimalMode::String => exact(s, path),
-            Json::String(s) => {
-                let scale: i64 = match ty.parameter("scale") {
-                    Some(scale) => scale
-                        .parse()
-                        .map_err(|_| invalid(path, format!("Decimal scale {scale:?} is not an integer")))?,
-                    None => return Err(invalid(path, "Decimal schema has no `scale` parameter")),
-                };
-                let bytes = STANDARD.decode(s).map_err(|e| {
-                    invalid(
-                        path,
-                        format!(
-                            "Decimal bytes are not valid base64 ({e}); if the connector sets \
-                             decimal.handling.mode=string, declare that setting to dualsync"
-                        ),
-                    )
-                })?;
-                Ok(Value::Decimal(BigDecimal::new(BigInt::from_signed_bytes_be(&bytes), scale)))
-            }
-            other => Err(type_error(path, "Decimal (base64 bytes or a number)", other)),
+    fn decimal(&self, json: Raw<'_>, ty: &FieldType, path: &str) -> Result<Value, DecodeError> {
+        if let Some(number) = json.number() {
+            return exact(number, path);
         }
+        let Some(text) = json.as_str() else {
+            return Err(type_error(path, "Decimal (base64 bytes or a number)", json));
+        };
+        if self.settings.decimal_handling_mode == DecimalMode::String {
+            return exact(&text, path);
+        }
+        let scale: i64 = match ty.parameter("scale") {
+            Some(scale) => {
+                scale.parse().map_err(|_| invalid(path, format!("Decimal scale {scale:?} is not an integer")))?
+            }
+            None => return Err(invalid(path, "Decimal schema has no `scale` parameter")),
+        };
+        let bytes = STANDARD.decode(text.as_bytes()).map_err(|e| {
+            invalid(
+                path,
+                format!(
+                    "Decimal bytes are not valid base64 ({e}); if the connector sets \
+                     decimal.handling.mode=string, declare that setting to dualsync"
+                ),
+            )
+        })?;
+        Ok(Value::Decimal(BigDecimal::new(BigInt::from_signed_bytes_be(&bytes), scale)))
     }
 
     fn text_or_unavailable(
         &self,
-        json: &Json,
+        json: Raw<'_>,
         path: &str,
         make: impl FnOnce(String) -> Value,
     ) -> Result<Value, DecodeError> {
@@ -321,19 +320,21 @@ impl Converter<'_> {
         Ok(if text == self.settings.unavailable_value_placeholder {
             Value::Unavailable
         } else {
-            make(text.to_string())
+            make(text.into_owned())
         })
     }
 
     /// Binary as the JSON converter and `binary.handling.mode` write it.
-    fn bytes(&self, json: &Json, path: &str) -> Result<Vec<u8>, DecodeError> {
+    fn bytes(&self, json: Raw<'_>, path: &str) -> Result<Vec<u8>, DecodeError> {
         let text = as_str(json, path, "a binary string")?;
         match self.settings.binary_handling_mode {
-            BinaryMode::Bytes | BinaryMode::Base64 => self.base64(text, path),
-            BinaryMode::Base64UrlSafe => URL_SAFE.decode(text).or_else(|_| URL_SAFE_NO_PAD.decode(text)).map_err(|e| {
-                invalid(path, format!("bytes are not valid URL-safe base64 ({e}); check binary.handling.mode"))
-            }),
-            BinaryMode::Hex => hex::decode(text)
+            BinaryMode::Bytes | BinaryMode::Base64 => self.base64(&text, path),
+            BinaryMode::Base64UrlSafe => {
+                URL_SAFE.decode(text.as_bytes()).or_else(|_| URL_SAFE_NO_PAD.decode(text.as_bytes())).map_err(|e| {
+                    invalid(path, format!("bytes are not valid URL-safe base64 ({e}); check binary.handling.mode"))
+                })
+            }
+            BinaryMode::Hex => hex::decode(text.as_bytes())
                 .map_err(|e| invalid(path, format!("bytes are not valid hex ({e}); check binary.handling.mode"))),
         }
     }
@@ -345,24 +346,24 @@ impl Converter<'_> {
     }
 
     /// Geometry/Geography: {wkb: bytes, srid: int32}; Point: {x, y, wkb, srid}.
-    fn geometry(&self, json: &Json, path: &str) -> Result<Value, DecodeError> {
-        let srid = match json.get("srid") {
-            None | Some(Json::Null) => None,
+    fn geometry(&self, json: Raw<'_>, path: &str) -> Result<Value, DecodeError> {
+        let fields = json.object().ok_or_else(|| type_error(path, "object (geometry)", json))?;
+        let get = |key: &str| fields.iter().find(|(k, v)| k == key && !v.is_null()).map(|(_, v)| *v);
+        let srid = match get("srid") {
+            None => None,
             Some(s) => Some(
                 s.as_i64()
                     .and_then(|s| i32::try_from(s).ok())
                     .ok_or_else(|| type_error(&format!("{path}.srid"), "int32", s))?,
             ),
         };
-        let wkb = match json.get("wkb") {
-            Some(w) if !w.is_null() => {
-                self.base64(as_str(w, &format!("{path}.wkb"), "base64 bytes")?, &format!("{path}.wkb"))?
-            }
-            _ => {
+        let wkb = match get("wkb") {
+            Some(w) => self.base64(&as_str(w, &format!("{path}.wkb"), "base64 bytes")?, &format!("{path}.wkb"))?,
+            None => {
                 // A Point without wkb: write the well-known binary of POINT(x y) ourselves.
                 let coordinate = |axis: &str| {
-                    json.get(axis)
-                        .and_then(Json::as_f64)
+                    get(axis)
+                        .and_then(Raw::as_f64)
                         .ok_or_else(|| invalid(path, format!("geometry has neither `wkb` nor `{axis}`")))
                 };
                 let (x, y) = (coordinate("x")?, coordinate("y")?);

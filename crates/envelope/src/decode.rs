@@ -10,14 +10,16 @@
 //!   transaction marker (`status` BEGIN/END), a heartbeat (`ts_ms` alone), a schema change
 //!   (`ddl`, `tableChanges`), or null (tombstone).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::Value as Json;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value as Json};
 
 use crate::convert::{Converter, type_error};
+use crate::raw::{Fields, Raw, parse_value};
 use crate::{
     ChangeEvent, ConnectorSettings, DecodeError, Decoded, FieldType, LogicalMessage, Op, Row, Source, Transaction,
     TransactionMarker, TypeHints, Value,
@@ -68,35 +70,32 @@ impl Decoder {
         let Some(bytes) = value.filter(|b| !b.is_empty()) else {
             return Ok(Decoded::Tombstone { key });
         };
-        let (payload, schema, path) = self.unwrap(bytes, "value")?;
-        let payload = match payload {
-            Json::Null => return Ok(Decoded::Tombstone { key }),
-            Json::Object(map) => map,
-            other => return Err(type_error(&path, "an object (a Debezium record)", &other)),
-        };
+        let text = utf8(bytes, "value")?;
+        let (payload, schema, path) = self.unwrap(text, "value")?;
+        if payload.is_null() {
+            return Ok(Decoded::Tombstone { key });
+        }
+        let payload = payload.object().ok_or_else(|| type_error(&path, "an object (a Debezium record)", payload))?;
         self.decode_payload(payload, schema.as_deref(), &path, key)
     }
 
     /// Parses a record part, splitting off its schema when it is `{"schema":…, "payload":…}`.
-    fn unwrap(
+    fn unwrap<'t>(
         &mut self,
-        bytes: &[u8],
+        text: &'t str,
         part: &'static str,
-    ) -> Result<(Json, Option<Arc<FieldType>>, String), DecodeError> {
-        let json_error = |source| DecodeError::Json { part, source };
-        if starts_with_schema_key(bytes)
-            && let Ok(wrapped) = serde_json::from_slice::<Wrapped<'_>>(bytes)
+    ) -> Result<(Raw<'t>, Option<Arc<FieldType>>, String), DecodeError> {
+        if starts_with_schema_key(text.as_bytes())
+            && let Ok(wrapped) = serde_json::from_str::<Wrapped<'t>>(text)
         {
-            let payload: Json = serde_json::from_str(wrapped.payload.get()).map_err(json_error)?;
-            let path = format!("{part}.payload");
             let schema = match wrapped.schema.get() {
                 "null" => None,
-                text => Some(self.schema(text, &format!("{part}.schema"))?),
+                schema => Some(self.schema(schema, &format!("{part}.schema"))?),
             };
-            return Ok((payload, schema, path));
+            return Ok((Raw::from_raw(wrapped.payload), schema, format!("{part}.payload")));
         }
-        let json: Json = serde_json::from_slice(bytes).map_err(json_error)?;
-        Ok((json, None, part.to_string()))
+        let raw = parse_value(text).map_err(|source| DecodeError::Json { part, source })?;
+        Ok((raw, None, part.to_string()))
     }
 
     fn schema(&mut self, text: &str, path: &str) -> Result<Arc<FieldType>, DecodeError> {
@@ -117,30 +116,31 @@ impl Decoder {
     }
 
     fn decode_key(&mut self, bytes: &[u8]) -> Result<Row, DecodeError> {
-        let (payload, schema, path) = self.unwrap(bytes, "key")?;
-        match payload {
-            Json::Object(map) => Ok(Row(self.converter().fields(map, schema.as_deref(), None, &path)?)),
-            other => Err(type_error(&path, "an object (the row's key columns)", &other)),
+        let text = utf8(bytes, "key")?;
+        let (payload, schema, path) = self.unwrap(text, "key")?;
+        match payload.object() {
+            Some(fields) => Ok(Row(self.converter().fields(fields, schema.as_deref(), None, &path)?)),
+            None => Err(type_error(&path, "an object (the row's key columns)", payload)),
         }
     }
 
     fn decode_payload(
         &self,
-        mut payload: Map<String, Json>,
+        mut payload: Fields<'_>,
         schema: Option<&FieldType>,
         path: &str,
         key: Option<Row>,
     ) -> Result<Decoded, DecodeError> {
-        if payload.contains_key("op") {
+        let has = |payload: &Fields<'_>, name: &str| payload.iter().any(|(k, _)| k == name);
+        if has(&payload, "op") {
             return self.decode_envelope(payload, schema, path, key).map(Decoded::Change);
         }
-        if let (Some(Json::String(status)), Some(Json::String(_))) = (payload.get("status"), payload.get("id"))
-            && (status == "BEGIN" || status == "END")
-        {
-            return transaction_marker(payload, path).map(Decoded::Transaction);
+        let status = member(&payload, "status").and_then(Raw::as_str);
+        if matches!(status.as_deref(), Some("BEGIN" | "END")) && member(&payload, "id").is_some() {
+            return transaction_marker(&payload, path).map(Decoded::Transaction);
         }
-        if payload.contains_key("ddl") || payload.contains_key("tableChanges") {
-            let mut text = |field: &str| payload.remove(field).and_then(|v| v.as_str().map(str::to_owned));
+        if has(&payload, "ddl") || has(&payload, "tableChanges") {
+            let text = |field: &str| member(&payload, field).and_then(Raw::as_str).map(Cow::into_owned);
             return Ok(Decoded::SchemaChange {
                 database: text("databaseName"),
                 schema: text("schemaName"),
@@ -148,49 +148,52 @@ impl Decoder {
             });
         }
         let is_heartbeat = schema.and_then(|s| s.name.as_deref()) == Some("io.debezium.connector.common.Heartbeat")
-            || (payload.len() == 1 && payload.contains_key("ts_ms"));
+            || (payload.len() == 1 && has(&payload, "ts_ms"));
         if is_heartbeat {
-            return Ok(Decoded::Heartbeat { ts_ms: optional_i64(payload.get("ts_ms"), &format!("{path}.ts_ms"))? });
+            return Ok(Decoded::Heartbeat {
+                ts_ms: optional_i64(take(&mut payload, "ts_ms"), &format!("{path}.ts_ms"))?,
+            });
         }
         self.decode_flattened(payload, schema, path, key).map(Decoded::Change)
     }
 
     fn decode_envelope(
         &self,
-        mut payload: Map<String, Json>,
+        mut payload: Fields<'_>,
         schema: Option<&FieldType>,
         path: &str,
         key: Option<Row>,
     ) -> Result<ChangeEvent, DecodeError> {
         let op_path = format!("{path}.op");
-        let op = match payload.remove("op") {
-            Some(Json::String(code)) => Op::from_code(&code).ok_or(DecodeError::UnknownOp { path: op_path, code })?,
-            Some(other) => return Err(type_error(&op_path, "a one-letter string", &other)),
+        let op = match take(&mut payload, "op") {
+            Some(raw) => match raw.as_str() {
+                Some(code) => Op::from_code(&code)
+                    .ok_or_else(|| DecodeError::UnknownOp { path: op_path, code: code.into_owned() })?,
+                None => return Err(type_error(&op_path, "a one-letter string", raw)),
+            },
             None => return Err(DecodeError::Missing { path: op_path, hint: "a change event envelope has an `op`" }),
         };
-        let source = match payload.remove("source") {
-            Some(Json::Object(map)) => decode_source(map, &format!("{path}.source"))?,
-            None | Some(Json::Null) => Source::default(),
-            Some(other) => return Err(type_error(&format!("{path}.source"), "an object", &other)),
+        let object = |raw, field| optional_object(raw, &format!("{path}.{field}"));
+        let source = match object(take(&mut payload, "source"), "source")? {
+            Some(fields) => decode_source(fields, &format!("{path}.source"))?,
+            None => Source::default(),
         };
         let hints = source.table.as_deref().and_then(|t| self.hints.table(t));
         let mut event = ChangeEvent::new(op);
-        event.before = self.decode_image(&mut payload, "before", schema, hints, path)?;
-        event.after = self.decode_image(&mut payload, "after", schema, hints, path)?;
+        event.before = self.decode_image(take(&mut payload, "before"), "before", schema, hints, path)?;
+        event.after = self.decode_image(take(&mut payload, "after"), "after", schema, hints, path)?;
         event.source = source;
-        event.transaction = match payload.remove("transaction") {
-            Some(Json::Object(map)) => Some(decode_transaction(map, &format!("{path}.transaction"))?),
-            None | Some(Json::Null) => None,
-            Some(other) => return Err(type_error(&format!("{path}.transaction"), "an object", &other)),
+        event.transaction = match object(take(&mut payload, "transaction"), "transaction")? {
+            Some(fields) => Some(decode_transaction(&fields, &format!("{path}.transaction"))?),
+            None => None,
         };
-        event.message = match payload.remove("message") {
-            Some(Json::Object(map)) => Some(self.decode_message(map, &format!("{path}.message"))?),
-            None | Some(Json::Null) => None,
-            Some(other) => return Err(type_error(&format!("{path}.message"), "an object", &other)),
+        event.message = match object(take(&mut payload, "message"), "message")? {
+            Some(fields) => Some(self.decode_message(&fields, &format!("{path}.message"))?),
+            None => None,
         };
-        event.ts_ms = optional_i64(payload.get("ts_ms"), &format!("{path}.ts_ms"))?;
-        event.ts_us = optional_i64(payload.get("ts_us"), &format!("{path}.ts_us"))?;
-        event.ts_ns = optional_i64(payload.get("ts_ns"), &format!("{path}.ts_ns"))?;
+        event.ts_ms = optional_i64(member(&payload, "ts_ms"), &format!("{path}.ts_ms"))?;
+        event.ts_us = optional_i64(member(&payload, "ts_us"), &format!("{path}.ts_us"))?;
+        event.ts_ns = optional_i64(member(&payload, "ts_ns"), &format!("{path}.ts_ns"))?;
         event.key = key;
         Ok(event)
     }
@@ -198,39 +201,40 @@ impl Decoder {
     /// Decodes `before` or `after`: null, absent, or a row.
     fn decode_image(
         &self,
-        payload: &mut Map<String, Json>,
+        raw: Option<Raw<'_>>,
         field: &str,
         schema: Option<&FieldType>,
         hints: Option<&HashMap<String, FieldType>>,
         path: &str,
     ) -> Result<Option<Row>, DecodeError> {
         let path = format!("{path}.{field}");
-        match payload.remove(field) {
-            None | Some(Json::Null) => Ok(None),
-            Some(Json::Object(map)) => {
+        match raw {
+            None => Ok(None),
+            Some(r) if r.is_null() => Ok(None),
+            Some(r) => {
+                let fields = r.object().ok_or_else(|| type_error(&path, "an object or null", r))?;
                 let row_schema = schema.and_then(|s| s.field(field));
-                Ok(Some(Row(self.converter().fields(map, row_schema, hints, &path)?)))
+                Ok(Some(Row(self.converter().fields(fields, row_schema, hints, &path)?)))
             }
-            Some(other) => Err(type_error(&path, "an object or null", &other)),
         }
     }
 
-    fn decode_message(&self, mut map: Map<String, Json>, path: &str) -> Result<LogicalMessage, DecodeError> {
-        let prefix = match map.remove("prefix") {
-            Some(Json::String(s)) => s,
-            None | Some(Json::Null) => String::new(),
-            Some(other) => return Err(type_error(&format!("{path}.prefix"), "a string", &other)),
+    fn decode_message(&self, fields: &Fields<'_>, path: &str) -> Result<LogicalMessage, DecodeError> {
+        let prefix = match member(fields, "prefix") {
+            None => String::new(),
+            Some(r) if r.is_null() => String::new(),
+            Some(r) => {
+                r.as_str().map(Cow::into_owned).ok_or_else(|| type_error(&format!("{path}.prefix"), "a string", r))?
+            }
         };
-        let content = match map.remove("content") {
-            None | Some(Json::Null) => Vec::new(),
-            Some(json) => match self.converter().typed(
-                json,
-                &FieldType::plain(crate::Shape::Bytes),
-                &format!("{path}.content"),
-            )? {
-                Value::Bytes(bytes) => bytes,
-                _ => Vec::new(),
-            },
+        let content = match member(fields, "content") {
+            None => Vec::new(),
+            Some(raw) => {
+                match self.converter().typed(raw, &FieldType::plain(crate::Shape::Bytes), &format!("{path}.content"))? {
+                    Value::Bytes(bytes) => bytes,
+                    _ => Vec::new(),
+                }
+            }
         };
         Ok(LogicalMessage { prefix, content })
     }
@@ -240,15 +244,12 @@ impl Decoder {
     /// `__op` it states the row as it is now ([`Op::Read`]).
     fn decode_flattened(
         &self,
-        payload: Map<String, Json>,
+        payload: Fields<'_>,
         schema: Option<&FieldType>,
         path: &str,
         key: Option<Row>,
     ) -> Result<ChangeEvent, DecodeError> {
-        let table = match payload.get("__table") {
-            Some(Json::String(t)) => Some(t.clone()),
-            _ => None,
-        };
+        let table = member(&payload, "__table").and_then(Raw::as_str).map(Cow::into_owned);
         let hints = table.as_deref().and_then(|t| self.hints.table(t));
         let fields = self.converter().fields(payload, schema, hints, path)?;
         let mut event = ChangeEvent::new(Op::Read);
@@ -319,96 +320,116 @@ fn starts_with_schema_key(bytes: &[u8]) -> bool {
     rest == b"\"schema\""
 }
 
-fn transaction_marker(mut map: Map<String, Json>, path: &str) -> Result<TransactionMarker, DecodeError> {
-    let begin = map.get("status").and_then(Json::as_str) == Some("BEGIN");
-    let id = map.remove("id").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+fn utf8<'b>(bytes: &'b [u8], part: &'static str) -> Result<&'b str, DecodeError> {
+    std::str::from_utf8(bytes)
+        .map_err(|e| DecodeError::Value { path: part.to_string(), message: format!("not UTF-8 text: {e}") })
+}
+
+/// Member `name` of an object.
+fn member<'a>(fields: &Fields<'a>, name: &str) -> Option<Raw<'a>> {
+    fields.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+}
+
+/// Removes and returns member `name` of an object.
+fn take<'a>(fields: &mut Fields<'a>, name: &str) -> Option<Raw<'a>> {
+    let at = fields.iter().position(|(k, _)| k == name)?;
+    Some(fields.swap_remove(at).1)
+}
+
+/// An object member that may be absent or null.
+fn optional_object<'a>(raw: Option<Raw<'a>>, path: &str) -> Result<Option<Fields<'a>>, DecodeError> {
+    match raw {
+        None => Ok(None),
+        Some(r) if r.is_null() => Ok(None),
+        Some(r) => r.object().map(Some).ok_or_else(|| type_error(path, "an object", r)),
+    }
+}
+
+fn transaction_marker(fields: &Fields<'_>, path: &str) -> Result<TransactionMarker, DecodeError> {
+    let begin = member(fields, "status").and_then(Raw::as_str).as_deref() == Some("BEGIN");
+    let id = member(fields, "id").and_then(Raw::as_str).map(Cow::into_owned).unwrap_or_default();
     let mut data_collections = Vec::new();
-    if let Some(Json::Array(items)) = map.get("data_collections") {
-        for (i, item) in items.iter().enumerate() {
+    if let Some(items) = member(fields, "data_collections").and_then(Raw::array) {
+        for (i, item) in items.into_iter().enumerate() {
             let item_path = format!("{path}.data_collections[{i}]");
-            let name = item.get("data_collection").and_then(Json::as_str).ok_or_else(|| DecodeError::Missing {
+            let name = item.get("data_collection").and_then(Raw::as_str).ok_or_else(|| DecodeError::Missing {
                 path: format!("{item_path}.data_collection"),
                 hint: "each entry names its table",
             })?;
             let count = optional_i64(item.get("event_count"), &format!("{item_path}.event_count"))?.unwrap_or(0);
-            data_collections.push((name.to_string(), count));
+            data_collections.push((name.into_owned(), count));
         }
     }
     Ok(TransactionMarker {
         begin,
         id,
-        event_count: optional_i64(map.get("event_count"), &format!("{path}.event_count"))?,
+        event_count: optional_i64(member(fields, "event_count"), &format!("{path}.event_count"))?,
         data_collections,
-        ts_ms: optional_i64(map.get("ts_ms"), &format!("{path}.ts_ms"))?,
+        ts_ms: optional_i64(member(fields, "ts_ms"), &format!("{path}.ts_ms"))?,
     })
 }
 
-fn decode_transaction(map: Map<String, Json>, path: &str) -> Result<Transaction, DecodeError> {
-    let id = match map.get("id") {
-        Some(Json::String(s)) => s.clone(),
-        Some(other) if !other.is_null() => other.to_string(),
+fn decode_transaction(fields: &Fields<'_>, path: &str) -> Result<Transaction, DecodeError> {
+    let id = match member(fields, "id") {
+        Some(r) if !r.is_null() => r.as_str().map_or_else(|| r.text().to_string(), Cow::into_owned),
         _ => return Err(DecodeError::Missing { path: format!("{path}.id"), hint: "a transaction block has an id" }),
     };
     Ok(Transaction {
         id,
-        total_order: optional_i64(map.get("total_order"), &format!("{path}.total_order"))?,
+        total_order: optional_i64(member(fields, "total_order"), &format!("{path}.total_order"))?,
         data_collection_order: optional_i64(
-            map.get("data_collection_order"),
+            member(fields, "data_collection_order"),
             &format!("{path}.data_collection_order"),
         )?,
     })
 }
 
-fn decode_source(map: Map<String, Json>, path: &str) -> Result<Source, DecodeError> {
+fn decode_source(fields: Fields<'_>, path: &str) -> Result<Source, DecodeError> {
     let mut source = Source::default();
-    for (field, json) in map {
+    for (field, raw) in fields {
+        if raw.is_null() {
+            continue;
+        }
         let field_path = || format!("{path}.{field}");
-        let text = |json: &Json| -> Result<Option<String>, DecodeError> {
-            match json {
-                Json::Null => Ok(None),
-                Json::String(s) => Ok(Some(s.clone())),
-                other => Err(type_error(&field_path(), "a string", other)),
-            }
+        let text = |raw: Raw<'_>| -> Result<Option<String>, DecodeError> {
+            raw.as_str().map(|s| Some(s.into_owned())).ok_or_else(|| type_error(&field_path(), "a string", raw))
         };
-        let int = |json: &Json| optional_i64(Some(json), &field_path());
-        match field.as_str() {
-            "version" => source.version = text(&json)?,
-            "connector" => source.connector = text(&json)?,
-            "name" => source.name = text(&json)?,
-            "ts_ms" => source.ts_ms = int(&json)?,
-            "ts_us" => source.ts_us = int(&json)?,
-            "ts_ns" => source.ts_ns = int(&json)?,
+        let int = |raw: Raw<'_>| optional_i64(Some(raw), &field_path());
+        match field.as_ref() {
+            "version" => source.version = text(raw)?,
+            "connector" => source.connector = text(raw)?,
+            "name" => source.name = text(raw)?,
+            "ts_ms" => source.ts_ms = int(raw)?,
+            "ts_us" => source.ts_us = int(raw)?,
+            "ts_ns" => source.ts_ns = int(raw)?,
             // Debezium before 1.x sent `snapshot` as a boolean.
-            "snapshot" => {
-                source.snapshot = match &json {
-                    Json::Bool(b) => Some(b.to_string()),
-                    other => text(other)?,
-                }
-            }
-            "db" => source.db = text(&json)?,
-            "schema" => source.schema = text(&json)?,
-            "table" => source.table = text(&json)?,
-            "server_id" => source.server_id = int(&json)?,
-            "gtid" => source.gtid = text(&json)?,
-            "file" => source.file = text(&json)?,
-            "pos" => source.pos = int(&json)?,
-            "row" => source.row = int(&json)?,
-            "thread" => source.thread = int(&json)?,
-            "query" => source.query = text(&json)?,
-            "lsn" => source.lsn = int(&json)?,
-            "txId" => source.tx_id = int(&json)?,
-            "xmin" => source.xmin = int(&json)?,
-            "sequence" => source.sequence = text(&json)?,
-            _ if json.is_null() => {}
-            _ => source.other.push((field.clone(), json.as_str().map_or_else(|| json.to_string(), str::to_owned))),
+            "snapshot" => source.snapshot = raw.as_bool().map_or_else(|| text(raw), |b| Ok(Some(b.to_string())))?,
+            "db" => source.db = text(raw)?,
+            "schema" => source.schema = text(raw)?,
+            "table" => source.table = text(raw)?,
+            "server_id" => source.server_id = int(raw)?,
+            "gtid" => source.gtid = text(raw)?,
+            "file" => source.file = text(raw)?,
+            "pos" => source.pos = int(raw)?,
+            "row" => source.row = int(raw)?,
+            "thread" => source.thread = int(raw)?,
+            "query" => source.query = text(raw)?,
+            "lsn" => source.lsn = int(raw)?,
+            "txId" => source.tx_id = int(raw)?,
+            "xmin" => source.xmin = int(raw)?,
+            "sequence" => source.sequence = text(raw)?,
+            _ => source
+                .other
+                .push((field.into_owned(), raw.as_str().map_or_else(|| raw.text().to_string(), Cow::into_owned))),
         }
     }
     Ok(source)
 }
 
-fn optional_i64(json: Option<&Json>, path: &str) -> Result<Option<i64>, DecodeError> {
-    match json {
-        None | Some(Json::Null) => Ok(None),
-        Some(j) => j.as_i64().map(Some).ok_or_else(|| type_error(path, "an integer", j)),
+fn optional_i64(raw: Option<Raw<'_>>, path: &str) -> Result<Option<i64>, DecodeError> {
+    match raw {
+        None => Ok(None),
+        Some(r) if r.is_null() => Ok(None),
+        Some(r) => r.as_i64().map(Some).ok_or_else(|| type_error(path, "an integer", r)),
     }
 }

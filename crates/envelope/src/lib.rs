@@ -21,6 +21,7 @@ mod convert;
 mod decode;
 mod error;
 mod event;
+mod raw;
 mod schema;
 mod settings;
 mod value;
