@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use dualsync_envelope::{BinaryMode, ConnectorSettings, DecimalMode};
 use serde::Deserialize;
 
 /// The consumer's configuration, read from one YAML file.
@@ -33,6 +34,71 @@ pub struct Config {
     /// How events are grouped into database transactions.
     #[serde(default)]
     pub batch: BatchConfig,
+    /// Settings of the Debezium connector that wrote the topics, where they change the encoding.
+    #[serde(default)]
+    pub debezium: DebeziumConfig,
+}
+
+/// The connector settings that change how values are encoded, in Debezium's own spelling.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebeziumConfig {
+    /// `decimal.handling.mode`: `precise` (default), `string` or `double`.
+    #[serde(rename = "decimal.handling.mode", default)]
+    pub decimal_handling_mode: DecimalHandling,
+    /// `binary.handling.mode`: `bytes` (default), `base64`, `base64-url-safe` or `hex`.
+    #[serde(rename = "binary.handling.mode", default)]
+    pub binary_handling_mode: BinaryHandling,
+    /// `unavailable.value.placeholder` (default `__debezium_unavailable_value`).
+    #[serde(rename = "unavailable.value.placeholder", default)]
+    pub unavailable_value_placeholder: Option<String>,
+}
+
+/// Debezium's `decimal.handling.mode`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum DecimalHandling {
+    #[default]
+    Precise,
+    String,
+    Double,
+}
+
+/// Debezium's `binary.handling.mode`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[allow(missing_docs)]
+pub enum BinaryHandling {
+    #[default]
+    Bytes,
+    Base64,
+    Base64UrlSafe,
+    Hex,
+}
+
+impl DebeziumConfig {
+    /// The decoder's view of these settings.
+    pub fn settings(&self) -> ConnectorSettings {
+        let defaults = ConnectorSettings::default();
+        ConnectorSettings {
+            decimal_handling_mode: match self.decimal_handling_mode {
+                DecimalHandling::Precise => DecimalMode::Precise,
+                DecimalHandling::String => DecimalMode::String,
+                DecimalHandling::Double => DecimalMode::Double,
+            },
+            binary_handling_mode: match self.binary_handling_mode {
+                BinaryHandling::Bytes => BinaryMode::Bytes,
+                BinaryHandling::Base64 => BinaryMode::Base64,
+                BinaryHandling::Base64UrlSafe => BinaryMode::Base64UrlSafe,
+                BinaryHandling::Hex => BinaryMode::Hex,
+            },
+            unavailable_value_placeholder: self
+                .unavailable_value_placeholder
+                .clone()
+                .unwrap_or(defaults.unavailable_value_placeholder),
+        }
+    }
 }
 
 /// Kafka settings.

@@ -13,6 +13,8 @@ pub mod cli;
 mod config;
 mod runtime;
 
-pub use config::{BatchConfig, Config, ConfigError, KafkaConfig, TargetConfig};
+pub use config::{
+    BatchConfig, BinaryHandling, Config, ConfigError, DebeziumConfig, DecimalHandling, KafkaConfig, TargetConfig,
+};
 pub use dualsync_mapping::Direction;
 pub use runtime::{Consumer, ConsumerError, Stats};

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use dualsync_envelope::Decoder;
+use dualsync_envelope::{Decoder, TypeHints};
 use dualsync_mapping::{Direction, Mapped, Mapping, MappingError, RowChange};
-use dualsync_writer::{WriteError, Writer};
+use dualsync_writer::{WriteError, Writer, debezium_type};
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
@@ -95,6 +95,30 @@ pub enum ConsumerError {
     },
 }
 
+/// Column types for records without a schema, read off the target tables: for each mapped
+/// table, each target column whose SQL type says how Debezium encodes it (decimals, temporal
+/// types, booleans from TINYINT(1), binary, UUID, JSON), under its source table and column name.
+/// A target table that cannot be read yet gets no hints; the writer reports it when it is used.
+async fn type_hints(mapping: &Mapping, direction: Direction, writer: &mut Writer) -> TypeHints {
+    let mut hints = TypeHints::default();
+    for pair in mapping.tables() {
+        let schema = match writer.schema(pair.target(direction)).await {
+            Ok(schema) => schema,
+            Err(e) => {
+                warn!(table = %pair.target(direction), error = %e, "no column types for schemaless events of this table");
+                continue;
+            }
+        };
+        for column in &schema.columns {
+            if let Some(field_type) = debezium_type(writer.dialect(), &column.sql_type) {
+                let source_column = pair.target_column(direction.reverse(), &column.name);
+                hints.insert(&pair.source(direction).name, source_column, field_type);
+            }
+        }
+    }
+    hints
+}
+
 /// A running consumer: one direction, one target database.
 pub struct Consumer {
     config: Config,
@@ -116,7 +140,9 @@ impl Consumer {
     /// Loads the mapping, connects to the target database and subscribes to the topics.
     pub async fn start(config: Config, direction: Direction) -> Result<Consumer, ConsumerError> {
         let mapping = Mapping::load(&config.mapping)?;
-        let writer = Writer::connect(&config.target.url).await.map_err(ConsumerError::Target)?;
+        let mut writer = Writer::connect(&config.target.url).await.map_err(ConsumerError::Target)?;
+        let hints = type_hints(&mapping, direction, &mut writer).await;
+        let decoder = Decoder::new(config.debezium.settings(), hints);
         let mut client = ClientConfig::new();
         client
             .set("bootstrap.servers", &config.kafka.brokers)
@@ -133,15 +159,7 @@ impl Consumer {
         let topics: Vec<&str> = config.kafka.topics.iter().map(String::as_str).collect();
         kafka.subscribe(&topics).map_err(ConsumerError::Kafka)?;
         info!(direction = direction.name(), group = %config.kafka.group, topics = ?config.kafka.topics, "consumer started");
-        Ok(Consumer {
-            config,
-            direction,
-            decoder: Decoder::default(),
-            mapping,
-            writer,
-            kafka: Arc::new(kafka),
-            stats: Arc::default(),
-        })
+        Ok(Consumer { config, direction, decoder, mapping, writer, kafka: Arc::new(kafka), stats: Arc::default() })
     }
 
     /// The consumer's counters.

@@ -47,3 +47,20 @@ fn mapping_path_is_relative_to_the_file() {
     std::fs::write(&path, MINIMAL).unwrap();
     assert_eq!(Config::load(&path).unwrap().mapping, dir.join("m.yaml"));
 }
+
+#[test]
+fn connector_settings() {
+    use dualsync_envelope::{BinaryMode, DecimalMode};
+    let yaml = format!(
+        "{MINIMAL}debezium:\n  decimal.handling.mode: string\n  binary.handling.mode: base64-url-safe\n  unavailable.value.placeholder: \"~\"\n"
+    );
+    let settings = Config::from_yaml(&yaml, "c.yaml").unwrap().debezium.settings();
+    assert_eq!(settings.decimal_handling_mode, DecimalMode::String);
+    assert_eq!(settings.binary_handling_mode, BinaryMode::Base64UrlSafe);
+    assert_eq!(settings.unavailable_value_placeholder, "~");
+    let defaults = Config::from_yaml(MINIMAL, "c.yaml").unwrap().debezium.settings();
+    assert_eq!(defaults, dualsync_envelope::ConnectorSettings::default());
+    let bad = format!("{MINIMAL}debezium:\n  decimal.handling.mode: exact\n");
+    let err = Config::from_yaml(&bad, "c.yaml").err().expect("rejected").to_string();
+    assert!(err.starts_with("c.yaml:9:26: debezium.decimal.handling.mode: unknown variant `exact`"), "{err}");
+}

@@ -218,3 +218,76 @@ async fn mysql_events_with_schema_into_postgres_via_the_binary() {
     consume(&config, Direction::LegacyToRevamp, events.len() as u64).await;
     assert_eq!(target.rows(select).await, expected, "re-delivery");
 }
+
+/// Schemaless events carry epoch numbers, base64 decimals and 0/1 booleans; the target table's
+/// column types say how to read them, so they land as the values they stand for.
+#[tokio::test]
+async fn schemaless_values_are_typed_by_the_target_columns() {
+    let target = TestDb::new(Kind::Postgres).await;
+    target
+        .exec("CREATE TABLE {ns}.orders (id INTEGER PRIMARY KEY, placed_at TIMESTAMP, total NUMERIC(10,2), paid BOOLEAN, doc JSONB, ref UUID, day DATE)")
+        .await;
+    let topic = unique("legacy.shop.orders");
+    create_topic(&topic, 1).await;
+    let event = serde_json::json!({
+        "op": "c", "before": null,
+        "after": {"id": 1, "placed_at": 1_700_000_000_123_456i64, "total": "AeJA", "paid": 1,
+                  "doc": "{\"a\": 1}", "ref": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "day": 19782},
+        "source": {"connector": "mysql", "db": "shop", "table": "orders"}
+    });
+    produce(&topic, &[(Some(br#"{"id":1}"#.to_vec()), Some(event.to_string().into_bytes()))]).await;
+    let mapping = format!("version: 1\ntables:\n  - legacy: shop.orders\n    revamp: {}.orders\n", target.namespace);
+    let config = write_config(&temp_dir(), &topic, &target, &mapping);
+    consume(&config, Direction::LegacyToRevamp, 1).await;
+    assert_eq!(
+        target.rows("SELECT id::text, placed_at::text, total::text, paid::text, doc::text, ref::text, day::text FROM {ns}.orders").await,
+        rows(&[&["1", "2023-11-14 22:13:20.123456", "1234.56", "true", "{\"a\": 1}", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "2024-02-29"]])
+    );
+}
+
+/// Semantic types of a with-schema PostgreSQL event (zoned timestamp, decimal, date, UUID)
+/// written into MariaDB columns.
+#[tokio::test]
+async fn semantic_types_into_mariadb() {
+    let target = TestDb::new(Kind::MySql).await;
+    target
+        .exec("CREATE TABLE {ns}.orders (id INT PRIMARY KEY, placed_at TIMESTAMP(6) NULL, total DECIMAL(38,10), day DATE, ref CHAR(36), big BIGINT UNSIGNED)")
+        .await;
+    let topic = unique("revamp.public.orders");
+    create_topic(&topic, 1).await;
+    let field = |name: &str, ty: &str, semantic: Option<&str>, scale: Option<&str>| {
+        let mut f = serde_json::json!({"field": name, "type": ty, "optional": true});
+        if let Some(semantic) = semantic {
+            f["name"] = serde_json::json!(semantic);
+        }
+        if let Some(scale) = scale {
+            f["parameters"] = serde_json::json!({"scale": scale});
+        }
+        f
+    };
+    let row_schema = serde_json::json!({"type": "struct", "fields": [
+        field("id", "int32", None, None),
+        field("placed_at", "string", Some("io.debezium.time.ZonedTimestamp"), None),
+        field("total", "bytes", Some("org.apache.kafka.connect.data.Decimal"), Some("10")),
+        field("day", "int32", Some("io.debezium.time.Date"), None),
+        field("ref", "string", Some("io.debezium.data.Uuid"), None),
+        field("big", "bytes", Some("org.apache.kafka.connect.data.Decimal"), Some("0")),
+    ]});
+    let mut after_schema = row_schema.clone();
+    after_schema["field"] = serde_json::json!("after");
+    // 1234567890123456789012345678.1234567890 and 18446744073709551615 as big-endian bytes.
+    let event = serde_json::json!({
+        "schema": {"type": "struct", "fields": [after_schema, {"field": "op", "type": "string"}]},
+        "payload": {"op": "c", "after": {"id": 7, "placed_at": "2024-02-29T23:30:00.5+02:00",
+            "total": "AO3E5X5mnrUtOo5ss6c+0g==", "day": -1, "ref": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "big": "AP//////////"},
+            "source": {"connector": "postgresql", "schema": "public", "table": "orders"}}
+    });
+    produce(&topic, &[(Some(br#"{"id":7}"#.to_vec()), Some(event.to_string().into_bytes()))]).await;
+    let mapping = format!("version: 1\ntables:\n  - legacy: {}.orders\n    revamp: public.orders\n", target.namespace);
+    let config = write_config(&temp_dir(), &topic, &target, &mapping);
+    consume(&config, Direction::RevampToLegacy, 1).await;
+    assert_eq!(
+        target.rows("SELECT CAST(id AS CHAR), CAST(placed_at AS CHAR), CAST(total AS CHAR), CAST(day AS CHAR), ref, CAST(big AS CHAR) FROM {ns}.orders").await,
+        rows(&[&["7", "2024-02-29 21:30:00.500000", "123456789012345678901234567.1234567890", "1969-12-31", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "18446744073709551615"]])
+    );
+}

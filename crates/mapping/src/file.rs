@@ -19,6 +19,14 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// The other direction.
+    pub fn reverse(self) -> Direction {
+        match self {
+            Direction::LegacyToRevamp => Direction::RevampToLegacy,
+            Direction::RevampToLegacy => Direction::LegacyToRevamp,
+        }
+    }
+
     /// The name used for the consumer binary and in logs.
     pub fn name(self) -> &'static str {
         match self {

@@ -10,11 +10,13 @@
 
 mod encode;
 mod error;
+mod hint;
 mod schema;
 mod sql;
 mod writer;
 
 pub use error::WriteError;
+pub use hint::debezium_type;
 pub use schema::{Column, TableSchema};
 pub use sql::Dialect;
 pub use writer::Writer;
