@@ -279,22 +279,35 @@ impl Decoder {
                 }
                 // `__deleted` is the string "true"/"false" (a boolean with a schema'd transform).
                 "deleted" => deleted = matches!(&value, Value::Bool(true)) || text().as_deref() == Some("true"),
-                "table" => event.source.table = text(),
-                "db" => event.source.db = text(),
-                "schema" | "source_schema" => event.source.schema = text(),
-                "source_ts_ms" => event.source.ts_ms = int(),
-                "source_ts_us" => event.source.ts_us = int(),
-                "source_ts_ns" => event.source.ts_ns = int(),
-                "source_db" => event.source.db = text(),
-                "source_table" => event.source.table = text(),
-                "source_connector" | "connector" => event.source.connector = text(),
-                "source_name" | "name" => event.source.name = text(),
-                "source_snapshot" | "snapshot" => event.source.snapshot = text(),
-                "lsn" | "source_lsn" => event.source.lsn = int(),
                 "ts_ms" => event.ts_ms = int(),
                 "ts_us" => event.ts_us = int(),
                 "ts_ns" => event.ts_ns = int(),
-                _ => event.added.push((name, value)),
+                // add.fields names source fields bare (`__table`, `__lsn`) or prefixed
+                // (`__source_ts_ms`); both land in the source block.
+                field => match field.strip_prefix("source_").unwrap_or(field) {
+                    "version" => event.source.version = text(),
+                    "connector" => event.source.connector = text(),
+                    "name" => event.source.name = text(),
+                    "ts_ms" => event.source.ts_ms = int(),
+                    "ts_us" => event.source.ts_us = int(),
+                    "ts_ns" => event.source.ts_ns = int(),
+                    "snapshot" => event.source.snapshot = text(),
+                    "db" => event.source.db = text(),
+                    "schema" => event.source.schema = text(),
+                    "table" => event.source.table = text(),
+                    "server_id" => event.source.server_id = int(),
+                    "gtid" => event.source.gtid = text(),
+                    "file" => event.source.file = text(),
+                    "pos" => event.source.pos = int(),
+                    "row" => event.source.row = int(),
+                    "thread" => event.source.thread = int(),
+                    "query" => event.source.query = text(),
+                    "lsn" => event.source.lsn = int(),
+                    "txId" | "tx_id" => event.source.tx_id = int(),
+                    "xmin" => event.source.xmin = int(),
+                    "sequence" => event.source.sequence = text(),
+                    _ => event.added.push((name, value)),
+                },
             }
         }
         let row = Row(row);
