@@ -1,7 +1,9 @@
 //! Applying a mapping to a decoded change event.
 
-use dualsync_envelope::{ChangeEvent, Decoded, Op, Row};
+use dualsync_envelope::{ChangeEvent, Decoded, Op, Row, Value};
 
+use crate::file::{Condition, OneSide, Test};
+use crate::transform::{convert, evaluate, same, text_of};
 use crate::{Direction, Mapping, TableName, TablePair};
 
 /// A change to write to the target side: the table and the mapped row.
@@ -35,6 +37,8 @@ pub enum Skip {
     Message,
     /// A transaction marker, heartbeat or schema change: connector metadata, not a row change.
     Metadata,
+    /// The row does not match the table's filter for this direction.
+    Filtered,
 }
 
 /// The outcome of mapping one event.
@@ -68,6 +72,28 @@ pub enum MapError {
     NoKey {
         /// The source table.
         table: String,
+    },
+    /// A value has no entry in the column's value map.
+    #[error(
+        "{table}.{column}: value {value:?} is not in the value map; add it to `values` (or `reverse_values`) in the mapping"
+    )]
+    UnmappedValue {
+        /// The source table.
+        table: String,
+        /// The source column.
+        column: String,
+        /// The value.
+        value: String,
+    },
+    /// A value could not be converted or computed.
+    #[error("{table}.{column}: {message}")]
+    Value {
+        /// The source table (or the target table, for computed columns).
+        table: String,
+        /// The column.
+        column: String,
+        /// What went wrong.
+        message: String,
     },
 }
 
@@ -104,18 +130,125 @@ impl Mapping {
                     .filter(|k| !k.is_empty())
                     .or(event.before.as_ref())
                     .ok_or_else(|| MapError::NoKey { table: source_name() })?;
-                RowChangeKind::Delete(rename(pair, direction, key))
+                // A delete is applied unless its before image shows the row was outside the filter.
+                if let (Some(filter), Some(before)) = (pair.filter(direction), &event.before)
+                    && !matches(filter, before)
+                {
+                    return Ok(Mapped::Skip(Skip::Filtered));
+                }
+                RowChangeKind::Delete(self.row(pair, direction, key, false, &source_name)?)
             }
             op => {
                 let after =
                     event.after.as_ref().ok_or_else(|| MapError::NoAfter { table: source_name(), op: op.code() })?;
-                RowChangeKind::Upsert(rename(pair, direction, after))
+                if let Some(filter) = pair.filter(direction)
+                    && !matches(filter, after)
+                {
+                    // A row updated out of the filter leaves the target: delete it there.
+                    let was_in = event.before.as_ref().is_some_and(|before| matches(filter, before));
+                    if op == Op::Update && was_in {
+                        let key = event.key.as_ref().filter(|k| !k.is_empty()).unwrap_or(after);
+                        let key = self.row(pair, direction, key, false, &source_name)?;
+                        return Ok(Mapped::Apply(RowChange {
+                            table: pair.target(direction).clone(),
+                            kind: RowChangeKind::Delete(key),
+                        }));
+                    }
+                    return Ok(Mapped::Skip(Skip::Filtered));
+                }
+                RowChangeKind::Upsert(self.row(pair, direction, after, true, &source_name)?)
             }
         };
         Ok(Mapped::Apply(RowChange { table: pair.target(direction).clone(), kind }))
     }
+
+    /// A source row in target terms: renamed, value-mapped and converted, without excluded and
+    /// source-only columns; for upserts, with the target-only columns' defaults and computed
+    /// values.
+    fn row(
+        &self,
+        pair: &TablePair,
+        direction: Direction,
+        source: &Row,
+        upsert: bool,
+        table: &dyn Fn() -> String,
+    ) -> Result<Row, MapError> {
+        let (from_zone, to_zone) = match direction {
+            Direction::LegacyToRevamp => (self.legacy_zone, self.revamp_zone),
+            Direction::RevampToLegacy => (self.revamp_zone, self.legacy_zone),
+        };
+        let mut out = Vec::with_capacity(source.len());
+        for (column, value) in source.iter() {
+            let legacy = pair.legacy_name(direction, column);
+            if pair.excluded.iter().any(|c| c == legacy) || pair.source_only(direction).iter().any(|(c, _)| c == column)
+            {
+                continue;
+            }
+            let mut value = value.clone();
+            if let Some(map) = pair.value_maps.iter().find(|m| m.column == legacy) {
+                let entries = match direction {
+                    Direction::LegacyToRevamp => &map.to_revamp,
+                    Direction::RevampToLegacy => &map.to_legacy,
+                };
+                value = map_value(value, entries).map_err(|value| MapError::UnmappedValue {
+                    table: table(),
+                    column: column.to_string(),
+                    value,
+                })?;
+            }
+            if let Some((_, conversion)) = pair.conversions.iter().find(|(c, _)| c == legacy) {
+                let to = match direction {
+                    Direction::LegacyToRevamp => conversion.revamp,
+                    Direction::RevampToLegacy => conversion.legacy,
+                };
+                value = convert(value, to, from_zone, to_zone).map_err(|message| MapError::Value {
+                    table: table(),
+                    column: column.to_string(),
+                    message,
+                })?;
+            }
+            out.push((pair.target_column(direction, column).to_string(), value));
+        }
+        if upsert {
+            for (column, one_side) in pair.target_only(direction) {
+                let value = match one_side {
+                    OneSide::Untouched => continue,
+                    OneSide::Default(value) => value.clone(),
+                    OneSide::Compute(expr) => evaluate(expr, source).map_err(|message| MapError::Value {
+                        table: pair.target(direction).to_string(),
+                        column: column.clone(),
+                        message,
+                    })?,
+                };
+                out.push((column.clone(), value));
+            }
+        }
+        Ok(Row(out))
+    }
 }
 
-fn rename(pair: &TablePair, direction: Direction, row: &Row) -> Row {
-    Row(row.iter().map(|(name, value)| (pair.target_column(direction, name).to_string(), value.clone())).collect())
+/// The mapped value; the unmapped value's text as the error.
+fn map_value(value: Value, entries: &[(String, String)]) -> Result<Value, String> {
+    let text = match &value {
+        Value::Null | Value::Unavailable => return Ok(value),
+        Value::Text(s) | Value::Enum(s) => s.clone(),
+        other => text_of(other).unwrap_or_default(),
+    };
+    let mapped = entries.iter().find(|(from, _)| *from == text).map(|(_, to)| to.clone()).ok_or(text)?;
+    Ok(match value {
+        Value::Enum(_) => Value::Enum(mapped),
+        _ => Value::Text(mapped),
+    })
+}
+
+/// Whether a row passes a condition; a column the row lacks counts as NULL.
+fn matches(condition: &Condition, row: &Row) -> bool {
+    let value = row.get(&condition.column).unwrap_or(&Value::Null);
+    match &condition.test {
+        Test::Equals(v) => same(value, v),
+        Test::NotEquals(v) => !value.is_null() && !same(value, v),
+        Test::In(values) => values.iter().any(|v| same(value, v)),
+        Test::NotIn(values) => !value.is_null() && !values.iter().any(|v| same(value, v)),
+        Test::IsNull(null) => value.is_null() == *null,
+    }
 }

@@ -15,6 +15,11 @@
 
 mod apply;
 mod file;
+pub mod spec;
+mod transform;
 
 pub use apply::{MapError, Mapped, RowChange, RowChangeKind, Skip};
-pub use file::{Direction, Mapping, MappingError, TableName, TablePair, locate_yaml_error};
+pub use file::{
+    Condition, Conversion, Direction, Mapping, MappingError, OneSide, TableName, TablePair, Test, ValueMap,
+    expression_columns, locate_yaml_error,
+};

@@ -127,7 +127,7 @@ fn errors_say_where_and_what() {
     let cases = [
         (
             "version: 1\ntables:\n  - legacy: a\n    revamp: b\n    colums: {}\n",
-            "<mapping>:5:5: tables[0]: unknown field `colums`, expected one of `legacy`, `revamp`, `columns`",
+            "<mapping>:5:5: tables[0]: unknown field `colums`, expected one of `legacy`, `revamp`, `key`, `columns`, `exclude`, `values`, `reverse_values`, `convert`, `lossy`, `legacy_only`, `revamp_only`, `filter`, `sync`; did you mean `columns`?",
         ),
         ("version: 1\ntables:\n  - legacy: a\n", "<mapping>:3:5: tables[0]: missing field `revamp`"),
         ("version: 2\ntables: []\n", "<mapping>: version 2 is not supported; this build reads version 1"),
@@ -137,7 +137,7 @@ fn errors_say_where_and_what() {
         ),
         (
             "version: 1\ntables:\n  - legacy: a\n    revamp: b\n    columns: {x: y, z: y}\n",
-            "<mapping>: tables[0]: columns: `z: y` maps a column twice; each column may appear once per side",
+            "<mapping>: tables[0]: columns: `z: y` maps a second column to `y`; each column may appear once per side",
         ),
     ];
     for (yaml, expected) in cases {
