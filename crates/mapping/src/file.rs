@@ -513,6 +513,9 @@ fn did_you_mean(message: &str) -> Option<String> {
     let rest = message.split("unknown field `").nth(1).or_else(|| message.split("unknown variant `").nth(1))?;
     let (unknown, expected) = rest.split_once('`')?;
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    if let Some(prefix) = candidates.iter().find(|c| unknown.starts_with(**c) || c.starts_with(unknown)) {
+        return Some(prefix.to_string());
+    }
     let (best, distance) = candidates.iter().map(|c| (*c, edit_distance(unknown, c))).min_by_key(|(_, d)| *d)?;
     (distance <= (unknown.len() / 3).max(2)).then(|| best.to_string())
 }

@@ -146,9 +146,10 @@ pub struct OneSideSpec {
     pub compute: Option<Expr>,
 }
 
-/// A safe expression over the other side's columns. No arbitrary code, no clock.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+/// A safe expression over the other side's columns. No arbitrary code, no clock. Written as a
+/// one-key map, e.g. `{concat: [{column: first}, {constant: " "}, {column: last}]}`.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(rename_all = "snake_case")]
 pub enum Expr {
     /// The value of a column (source-side name).
     Column(String),
@@ -166,6 +167,42 @@ pub enum Expr {
     Trim(Box<Expr>),
     /// The first value that is not NULL.
     Coalesce(Vec<Expr>),
+}
+
+const EXPR_FORMS: &[&str] = &["column", "constant", "concat", "split", "lower", "upper", "trim", "coalesce"];
+
+impl<'de> Deserialize<'de> for Expr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ExprVisitor;
+        impl<'de> serde::de::Visitor<'de> for ExprVisitor {
+            type Value = Expr;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an expression: a one-key map such as `{column: name}` or `{constant: \" \"}`")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Expr, A::Error> {
+                use serde::de::Error as _;
+                let Some(form) = map.next_key::<String>()? else {
+                    return Err(A::Error::custom("an expression needs one key, e.g. `column`, `concat`"));
+                };
+                let expr = match form.as_str() {
+                    "column" => Expr::Column(map.next_value()?),
+                    "constant" => Expr::Constant(map.next_value()?),
+                    "concat" => Expr::Concat(map.next_value()?),
+                    "split" => Expr::Split(map.next_value()?),
+                    "lower" => Expr::Lower(map.next_value()?),
+                    "upper" => Expr::Upper(map.next_value()?),
+                    "trim" => Expr::Trim(map.next_value()?),
+                    "coalesce" => Expr::Coalesce(map.next_value()?),
+                    other => return Err(A::Error::unknown_variant(other, EXPR_FORMS)),
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(A::Error::custom(format!("an expression has one key; `{extra}` is a second one")));
+                }
+                Ok(expr)
+            }
+        }
+        deserializer.deserialize_map(ExprVisitor)
+    }
 }
 
 /// `split`: part `part` (0-based) of `of` split by `separator`; with `rest`, that part and all
