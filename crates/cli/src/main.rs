@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
 mod decode;
 
 /// dualsync operator tools.
@@ -19,12 +20,16 @@ enum Command {
     /// Decode Debezium records (JSON lines) and print what the engine sees, with explicit value
     /// kinds. Each input line is a bare record value, or `{"key": …, "value": …}`.
     Decode(decode::Args),
+    /// Validate a mapping file, then check it against the live legacy and revamp databases:
+    /// tables, columns, keys, types, lossy conversions, value domains, sync columns, triggers.
+    Check(check::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode(args) => decode::run(&args),
+        Command::Check(args) => check::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -8,6 +8,7 @@
 //!
 //! [`RowChange`]: dualsync_mapping::RowChange
 
+mod catalog;
 mod encode;
 mod error;
 mod hint;
@@ -15,6 +16,7 @@ mod schema;
 mod sql;
 mod writer;
 
+pub use catalog::{ColumnInfo, TableInfo};
 pub use error::WriteError;
 pub use hint::debezium_type;
 pub use schema::{Column, TableSchema};

@@ -29,7 +29,7 @@ pub struct Writer {
     tables: HashMap<TableName, Arc<TableSchema>>,
 }
 
-enum Pool {
+pub(crate) enum Pool {
     Postgres(PgPool),
     MySql(MySqlPool),
 }
@@ -90,6 +90,22 @@ impl Writer {
         });
         self.tables.insert(table.clone(), schema.clone());
         Ok(schema)
+    }
+
+    /// The catalog description of a table, or `None` if it does not exist.
+    pub async fn table_info(&self, table: &TableName) -> Result<Option<crate::TableInfo>, WriteError> {
+        crate::TableInfo::read(&self.pool, table).await
+    }
+
+    /// The server's version string (e.g. `10.11.19-MariaDB…`, `PostgreSQL 15.20 …`).
+    pub async fn server_version(&self) -> Result<String, WriteError> {
+        let context = WriteError::database("reading the server version");
+        match &self.pool {
+            Pool::Postgres(pool) => sqlx::query_scalar("SELECT version()").fetch_one(pool).await.map_err(context),
+            Pool::MySql(pool) => {
+                sqlx::query_scalar("SELECT CONCAT('MySQL protocol ', VERSION())").fetch_one(pool).await.map_err(context)
+            }
+        }
     }
 
     /// Applies a batch in one transaction (see the contract on [`Writer`]).
