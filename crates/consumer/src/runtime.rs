@@ -110,8 +110,11 @@ async fn type_hints(mapping: &Mapping, direction: Direction, writer: &mut Writer
             }
         };
         for column in &schema.columns {
-            if let Some(field_type) = debezium_type(writer.dialect(), &column.sql_type) {
-                let source_column = pair.target_column(direction.reverse(), &column.name);
+            let source_column = pair.target_column(direction.reverse(), &column.name);
+            // A converted column is represented differently on the two sides, so the target's
+            // type says nothing about how the source sends it.
+            let converted = pair.conversions.iter().any(|(c, _)| c == pair.legacy_name(direction, source_column));
+            if let Some(field_type) = debezium_type(writer.dialect(), &column.sql_type).filter(|_| !converted) {
                 hints.insert(&pair.source(direction).name, source_column, field_type);
             }
         }

@@ -180,3 +180,18 @@ proptest! {
         prop_assert_eq!(legacy_row, original);
     }
 }
+
+#[test]
+fn excluded_columns_and_explicit_reverse_values() {
+    let yaml = "version: 1\ntables:\n  - legacy: s.t\n    revamp: r.t\n    exclude: [secret]\n    values:\n      kind: {a: X, b: X}\n    reverse_values:\n      kind: {X: a}\n";
+    let mapping = Mapping::from_yaml(yaml).unwrap();
+    let legacy = row(&[("id", Value::Int(1)), ("kind", Value::Text("b".into())), ("secret", Value::Text("pw".into()))]);
+    let forward = mapping.map_event(Direction::LegacyToRevamp, &event(Op::Create, "s", "t", None, None, Some(legacy)));
+    let expected = row(&[("id", Value::Int(1)), ("kind", Value::Text("X".into()))]);
+    assert_eq!(forward, Ok(Mapped::Apply(RowChange { table: table("r", "t"), kind: RowChangeKind::Upsert(expected) })));
+    let revamp =
+        row(&[("id", Value::Int(1)), ("kind", Value::Text("X".into())), ("secret", Value::Text("other".into()))]);
+    let back = mapping.map_event(Direction::RevampToLegacy, &event(Op::Update, "r", "t", None, None, Some(revamp)));
+    let expected = row(&[("id", Value::Int(1)), ("kind", Value::Text("a".into()))]);
+    assert_eq!(back, Ok(Mapped::Apply(RowChange { table: table("s", "t"), kind: RowChangeKind::Upsert(expected) })));
+}
