@@ -27,7 +27,7 @@ fn mistakes_are_located() {
     let cases = [
         (
             MINIMAL.replace("group: g", "gruop: g"),
-            "c.yaml:3:3: kafka: unknown field `gruop`, expected one of `brokers`, `group`, `topics`, `options`",
+            "c.yaml:3:3: kafka: unknown field `gruop`, expected one of `brokers`, `group`, `topics`, `options`; did you mean `group`?",
         ),
         (MINIMAL.replace("topics: [t]", "topics: []"), "c.yaml: kafka.topics: list at least one topic"),
         (format!("{MINIMAL}batch:\n  max_events: 0\n"), "c.yaml: batch.max_events: must be at least 1"),

@@ -3,12 +3,14 @@
 //! and the target table ends with exactly the rows the events describe. Each topic is consumed
 //! twice (a second consumer group re-reads it from the start) to prove re-delivery changes nothing.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use dualsync_consumer::{Config, Consumer, Direction};
-use dualsync_testkit::{Kind, Record, TestDb, create_topic, fixture_lines, kafka_brokers, produce, rows, unique};
+mod common;
+
+use common::{consume, new_group, temp_dir, write_config};
+use dualsync_consumer::Direction;
+use dualsync_testkit::{Kind, Record, TestDb, create_topic, fixture_lines, produce, rows, unique};
 use serde_json::Value as Json;
 
 /// The final rows of `inventory.products` after all 16 events of the PostgreSQL samples.
@@ -62,59 +64,6 @@ fn records(fixture: &str, with_schema: bool, keys_from: Option<&str>) -> Vec<Rec
             (Some(key(id, with_schema)), Some(line.clone().into_bytes()))
         })
         .collect()
-}
-
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(unique("dualsync-e2e"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-/// Writes a mapping and a consumer configuration into `dir`; returns the configuration's path.
-fn write_config(dir: &Path, topic: &str, target: &TestDb, mapping: &str) -> PathBuf {
-    std::fs::write(dir.join("mapping.yaml"), mapping).expect("write mapping");
-    let config = format!(
-        "kafka:\n  brokers: {}\n  group: {}\n  topics: [{topic}]\n  options:\n    session.timeout.ms: \"6000\"\n\
-         target:\n  url: {}\nmapping: mapping.yaml\nbatch:\n  max_events: 5\n  linger_ms: 50\n",
-        kafka_brokers(),
-        unique("group"),
-        target.url,
-    );
-    let path = dir.join("consumer.yaml");
-    std::fs::write(&path, config).expect("write config");
-    path
-}
-
-/// Gives the configuration a new consumer group, so the next consumer re-reads the whole topic.
-fn new_group(config: &Path) {
-    let text = std::fs::read_to_string(config).expect("read config");
-    let text = text
-        .lines()
-        .map(|l| if l.starts_with("  group: ") { format!("  group: {}", unique("group")) } else { l.to_string() });
-    std::fs::write(config, text.collect::<Vec<_>>().join("\n")).expect("write config");
-}
-
-/// Runs a consumer in-process until it has applied and stored `events` events, then stops it.
-async fn consume(config: &Path, direction: Direction, events: u64) {
-    let consumer = Consumer::start(Config::load(config).expect("config"), direction).await.expect("start consumer");
-    let stats = consumer.stats();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(consumer.run(async {
-        let _ = stopped.await;
-    }));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    while stats.done() < events {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "consumer did only {} of {events} events in 90 s",
-            stats.done()
-        );
-        assert!(!running.is_finished(), "consumer stopped early: {:?}", running.await);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = stop.send(());
-    running.await.expect("consumer task").expect("consumer run");
-    assert_eq!(stats.consumed(), events, "nothing beyond the topic's events was consumed");
 }
 
 async fn pg_to_mariadb(fixture: &str, with_schema: bool, keys_from: Option<&str>) {

@@ -39,6 +39,9 @@ pub enum Skip {
     Metadata,
     /// The row does not match the table's filter for this direction.
     Filtered,
+    /// The change is dualsync's own write coming back (its after-image carries the source side's
+    /// dualsync flag value).
+    Echo,
 }
 
 /// The outcome of mapping one event.
@@ -120,6 +123,11 @@ impl Mapping {
         let Some(pair) = self.route(direction, event.source.namespace(), table) else {
             return Ok(Mapped::Skip(Skip::UnmappedTable));
         };
+        if let Some(flag) = pair.source_flag(direction)
+            && dualsync_loopguard::is_echo(event, flag)
+        {
+            return Ok(Mapped::Skip(Skip::Echo));
+        }
         let source_name =
             || TableName { namespace: event.source.namespace().map(str::to_owned), name: table.into() }.to_string();
         let kind = match event.op {
@@ -156,7 +164,11 @@ impl Mapping {
                     }
                     return Ok(Mapped::Skip(Skip::Filtered));
                 }
-                RowChangeKind::Upsert(self.row(pair, direction, after, true, &source_name)?)
+                let mut row = self.row(pair, direction, after, true, &source_name)?;
+                if let Some(flag) = pair.source_flag(direction.reverse()) {
+                    dualsync_loopguard::stamp(&mut row, flag);
+                }
+                RowChangeKind::Upsert(row)
             }
         };
         Ok(Mapped::Apply(RowChange { table: pair.target(direction).clone(), kind }))

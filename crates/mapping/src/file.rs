@@ -214,6 +214,17 @@ impl TablePair {
         self.target_only(direction.reverse())
     }
 
+    /// The source flag of the side changes come from in `direction` (the side they are written to
+    /// is `direction.reverse()`'s source).
+    pub fn source_flag(&self, direction: Direction) -> Option<dualsync_loopguard::SourceFlag<'_>> {
+        let flag = self.sync.source_flag.as_ref()?;
+        let side = match direction {
+            Direction::LegacyToRevamp => &flag.legacy,
+            Direction::RevampToLegacy => &flag.revamp,
+        };
+        Some(dualsync_loopguard::SourceFlag { column: &side.column, dualsync: &side.dualsync })
+    }
+
     /// The row condition for `direction`.
     pub fn filter(&self, direction: Direction) -> Option<&Condition> {
         match direction {

@@ -166,6 +166,17 @@ pub(crate) fn convert(value: Value, to: Representation, from_zone: Tz, to_zone: 
                 Value::TimestampTz(t) => *t,
                 Value::Timestamp(naive) => in_zone(naive, from_zone)?,
                 Value::Infinity { .. } => return Ok(v),
+                // Text, as schemaless events carry timestamps: an instant, or a wall-clock time
+                // on the source side.
+                Value::Text(t) => match DateTime::parse_from_rfc3339(t) {
+                    Ok(instant) => instant,
+                    Err(_) => in_zone(
+                        &NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f")
+                            .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f"))
+                            .map_err(|_| format!("{t:?} is not a timestamp"))?,
+                        from_zone,
+                    )?,
+                },
                 _ => return cannot(&v),
             };
             if to == R::Timestamptz {
@@ -308,6 +319,14 @@ mod tests {
         );
         assert_eq!(
             convert(Value::TimestampTz(instant), Representation::Timestamp, utc, berlin),
+            Ok(Value::Timestamp(noon))
+        );
+        assert_eq!(
+            convert(Value::Text("2024-01-15 12:00:00".into()), Representation::Timestamp, berlin, utc),
+            Ok(Value::Timestamp(eleven))
+        );
+        assert_eq!(
+            convert(Value::Text("2024-01-15T11:00:00Z".into()), Representation::Timestamp, utc, berlin),
             Ok(Value::Timestamp(noon))
         );
         let gap = NaiveDateTime::parse_from_str("2024-03-31 02:30:00", "%Y-%m-%d %H:%M:%S").expect("ts");

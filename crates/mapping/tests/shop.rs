@@ -73,7 +73,8 @@ fn customer_legacy_to_revamp() {
             ("state", Value::Enum("Active".into())),
             ("vip", Value::Bool(true)),
             ("preferences", Value::Json(r#"{"theme": "dark"}"#.into())),
-            ("sync_source", text("legacy")),
+            // Stamped: the revamp side sees this row as written by dualsync.
+            ("sync_source", text("dualsync")),
             ("updated_at", Value::TimestampTz(instant)),
             ("full_name", text("Ada King Lovelace")),
             ("is_deleted", Value::Bool(false)),
@@ -109,12 +110,25 @@ fn customer_revamp_to_legacy() {
             ("status", text("banned")),
             ("is_vip", Value::Int(0)),
             ("prefs", Value::Json("{}".into())),
-            ("sync_source", text("revamp")),
+            ("sync_source", text("dualsync")),
             ("modified", Value::Timestamp(naive("2024-07-01 12:00:00"))),
             ("first_name", text("Ada")),
             ("last_name", text("King Lovelace")),
         ])
     );
+}
+
+#[test]
+fn dualsync_writes_coming_back_are_echoes() {
+    let mut echo = legacy_customer();
+    echo.0[8].1 = text("dualsync");
+    let mapped =
+        shop().map_event(Direction::LegacyToRevamp, &event(Op::Update, "shop", "customers", None, Some(echo.clone())));
+    assert_eq!(mapped, Ok(Mapped::Skip(Skip::Echo)));
+    // A delete is applied whatever its before-image says.
+    let mut delete = event(Op::Delete, "shop", "customers", Some(echo), None);
+    delete.key = Some(row(&[("id", Value::Int(1))]));
+    assert!(matches!(shop().map_event(Direction::LegacyToRevamp, &delete), Ok(Mapped::Apply(_))));
 }
 
 #[test]
@@ -179,7 +193,7 @@ fn orders_filter_per_direction() {
             ("amount", Value::Decimal("19.90".parse().expect("decimal"))),
             ("placed_at", Value::TimestampTz(DateTime::parse_from_rfc3339("2024-01-15T11:00:00Z").expect("instant"))),
             ("status", Value::Enum("pending".into())),
-            ("sync_source", text("legacy")),
+            ("sync_source", text("dualsync")),
             ("version", Value::Int(3)),
         ])
     );
@@ -209,7 +223,8 @@ fn orders_filter_per_direction() {
             ("id", Value::Int(11)),
             ("state", text("shipped")),
             ("total", Value::Decimal("5".parse().expect("decimal"))),
-            ("shop_id", Value::Int(1))
+            ("shop_id", Value::Int(1)),
+            ("sync_source", text("dualsync")),
         ])
     );
 }
@@ -300,9 +315,17 @@ proptest! {
             ("modified", Value::Timestamp(modified)),
         ]);
         let mapping = shop();
-        let (_, revamp) = upserted(mapping.map_event(Direction::LegacyToRevamp, &event(Op::Create, "shop", "customers", None, Some(legacy.clone()))));
-        let (_, back) = upserted(mapping.map_event(Direction::RevampToLegacy, &event(Op::Create, "public", "customers", None, Some(revamp))));
+        let (_, mut revamp) = upserted(mapping.map_event(Direction::LegacyToRevamp, &event(Op::Create, "shop", "customers", None, Some(legacy.clone()))));
+        // The revamp application edits the row (its trigger resets the flag), so it syncs back.
+        for (name, value) in revamp.0.iter_mut() {
+            if name == "sync_source" {
+                *value = text("revamp");
+            }
+        }
+        let (_, back) = upserted(mapping.map_event(Direction::RevampToLegacy, &event(Op::Update, "public", "customers", None, Some(revamp))));
         let sorted = |r: Row| { let mut c = r.0; c.sort_by(|a, b| a.0.cmp(&b.0)); c };
-        prop_assert_eq!(sorted(back), sorted(legacy));
+        let mut expected = legacy;
+        expected.0[7].1 = text("dualsync");
+        prop_assert_eq!(sorted(back), sorted(expected));
     }
 }

@@ -1,0 +1,63 @@
+//! Helpers shared by the end-to-end tests: consumer configurations and running a consumer until
+//! it has applied a known number of events.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dualsync_consumer::{Config, Consumer, Direction};
+use dualsync_testkit::{TestDb, kafka_brokers, unique};
+
+pub fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(unique("dualsync-e2e"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Writes a mapping and a consumer configuration into `dir`; returns the configuration's path.
+pub fn write_config(dir: &Path, topic: &str, target: &TestDb, mapping: &str) -> PathBuf {
+    std::fs::write(dir.join("mapping.yaml"), mapping).expect("write mapping");
+    let config = format!(
+        "kafka:\n  brokers: {}\n  group: {}\n  topics: [{topic}]\n  options:\n    session.timeout.ms: \"6000\"\n\
+         target:\n  url: {}\nmapping: mapping.yaml\nbatch:\n  max_events: 5\n  linger_ms: 50\n",
+        kafka_brokers(),
+        unique("group"),
+        target.url,
+    );
+    let path = dir.join("consumer.yaml");
+    std::fs::write(&path, config).expect("write config");
+    path
+}
+
+/// Gives the configuration a new consumer group, so the next consumer re-reads the whole topic.
+pub fn new_group(config: &Path) {
+    let text = std::fs::read_to_string(config).expect("read config");
+    let text = text
+        .lines()
+        .map(|l| if l.starts_with("  group: ") { format!("  group: {}", unique("group")) } else { l.to_string() });
+    std::fs::write(config, text.collect::<Vec<_>>().join("\n")).expect("write config");
+}
+
+/// Runs a consumer in-process until it has applied and stored `events` events, then stops it.
+pub async fn consume(config: &Path, direction: Direction, events: u64) {
+    let consumer = Consumer::start(Config::load(config).expect("config"), direction).await.expect("start consumer");
+    let stats = consumer.stats();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(consumer.run(async {
+        let _ = stopped.await;
+    }));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while stats.done() < events {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "consumer did only {} of {events} events in 90 s",
+            stats.done()
+        );
+        assert!(!running.is_finished(), "consumer stopped early: {:?}", running.await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    running.await.expect("consumer task").expect("consumer run");
+    assert_eq!(stats.consumed(), events, "nothing beyond the topic's events was consumed");
+}
