@@ -1,6 +1,6 @@
 //! The consume → decode → map → write → store-offset loop.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dualsync_envelope::{Decoder, TypeHints};
 use dualsync_mapping::{Direction, Mapped, Mapping, MappingError, RowChange};
-use dualsync_writer::{WriteError, Writer, debezium_type};
+use dualsync_writer::{Checkpoint, WriteError, Writer, debezium_type};
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
@@ -24,6 +24,7 @@ pub struct Stats {
     consumed: AtomicU64,
     applied: AtomicU64,
     skipped: AtomicU64,
+    redelivered: AtomicU64,
     done: AtomicU64,
 }
 
@@ -39,6 +40,11 @@ impl Stats {
     /// Events that needed no write (tombstones, unmapped tables, truncates, messages).
     pub fn skipped(&self) -> u64 {
         self.skipped.load(Ordering::Relaxed)
+    }
+    /// Events skipped because the target's checkpoint shows they were applied already (Kafka
+    /// delivered them again, e.g. after a crash before the offset commit).
+    pub fn redelivered(&self) -> u64 {
+        self.redelivered.load(Ordering::Relaxed)
     }
     /// Events whose batch is committed in the target and whose offsets are stored for commit.
     pub fn done(&self) -> u64 {
@@ -129,6 +135,8 @@ pub struct Consumer {
     decoder: Decoder,
     mapping: Mapping,
     writer: Writer,
+    /// Per (topic, partition), the offset of the last event the target already holds.
+    applied_up_to: HashMap<(String, i32), i64>,
     kafka: Arc<StreamConsumer>,
     stats: Arc<Stats>,
 }
@@ -145,6 +153,13 @@ impl Consumer {
         let mapping = Mapping::load(&config.mapping)?;
         let mut writer = Writer::connect(&config.target.url).await.map_err(ConsumerError::Target)?;
         let hints = type_hints(&mapping, direction, &mut writer).await;
+        let applied_up_to = writer
+            .checkpoints(&config.kafka.group)
+            .await
+            .map_err(ConsumerError::Target)?
+            .into_iter()
+            .map(|c| ((c.topic, c.partition), c.offset))
+            .collect();
         let decoder = Decoder::new(config.debezium.settings(), hints);
         let mut client = ClientConfig::new();
         client
@@ -162,7 +177,16 @@ impl Consumer {
         let topics: Vec<&str> = config.kafka.topics.iter().map(String::as_str).collect();
         kafka.subscribe(&topics).map_err(ConsumerError::Kafka)?;
         info!(direction = direction.name(), group = %config.kafka.group, topics = ?config.kafka.topics, "consumer started");
-        Ok(Consumer { config, direction, decoder, mapping, writer, kafka: Arc::new(kafka), stats: Arc::default() })
+        Ok(Consumer {
+            config,
+            direction,
+            decoder,
+            mapping,
+            writer,
+            applied_up_to,
+            kafka: Arc::new(kafka),
+            stats: Arc::default(),
+        })
     }
 
     /// The consumer's counters.
@@ -227,46 +251,62 @@ impl Consumer {
             return Ok(());
         }
         let mut changes: Vec<RowChange> = Vec::with_capacity(batch.len());
-        let mut skipped = 0;
+        let (mut skipped, mut redelivered) = (0, 0);
+        let mut checkpoints: BTreeMap<(&str, i32), i64> = BTreeMap::new();
         for message in batch.iter() {
-            let at = || (message.topic().to_string(), message.partition(), message.offset());
-            let decoded = self.decoder.decode(message.key(), message.payload()).map_err(|source| {
-                let (topic, partition, offset) = at();
-                ConsumerError::Decode { topic, partition, offset, source }
-            })?;
+            let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+            let slot = checkpoints.entry((topic, partition)).or_insert(offset);
+            *slot = (*slot).max(offset);
+            if self.applied_up_to.get(&(topic.to_string(), partition)).is_some_and(|done| offset <= *done) {
+                redelivered += 1;
+                continue;
+            }
+            let decoded = self
+                .decoder
+                .decode(message.key(), message.payload())
+                .map_err(|source| ConsumerError::Decode { topic: topic.to_string(), partition, offset, source })?;
             match self.mapping.map(self.direction, &decoded) {
                 Ok(Mapped::Apply(change)) => changes.push(change),
                 Ok(Mapped::Skip(reason)) => {
                     skipped += 1;
-                    debug!(
-                        topic = message.topic(),
-                        partition = message.partition(),
-                        offset = message.offset(),
-                        ?reason,
-                        "event skipped"
-                    );
+                    debug!(topic, partition, offset, ?reason, "event skipped");
                 }
-                Err(source) => {
-                    let (topic, partition, offset) = at();
-                    return Err(ConsumerError::Map { topic, partition, offset, source });
-                }
+                Err(source) => return Err(ConsumerError::Map { topic: topic.to_string(), partition, offset, source }),
             }
         }
-        self.write(&changes, batch).await?;
+        let checkpoints: Vec<Checkpoint> = checkpoints
+            .into_iter()
+            .map(|((topic, partition), offset)| Checkpoint {
+                consumer: self.config.kafka.group.clone(),
+                topic: topic.to_string(),
+                partition,
+                offset,
+            })
+            .collect();
+        self.write(&changes, &checkpoints, batch).await?;
+        for c in checkpoints {
+            self.applied_up_to.insert((c.topic, c.partition), c.offset);
+        }
         self.store_offsets(batch);
-        info!(events = batch.len(), applied = changes.len(), skipped, "batch written");
+        info!(events = batch.len(), applied = changes.len(), skipped, redelivered, "batch written");
         self.stats.applied.fetch_add(changes.len() as u64, Ordering::Relaxed);
         self.stats.skipped.fetch_add(skipped, Ordering::Relaxed);
+        self.stats.redelivered.fetch_add(redelivered, Ordering::Relaxed);
         self.stats.done.fetch_add(batch.len() as u64, Ordering::Relaxed);
         batch.clear();
         Ok(())
     }
 
     /// Writes the changes, retrying transient failures with exponential backoff until they pass.
-    async fn write(&mut self, changes: &[RowChange], batch: &[OwnedMessage]) -> Result<(), ConsumerError> {
+    async fn write(
+        &mut self,
+        changes: &[RowChange],
+        checkpoints: &[Checkpoint],
+        batch: &[OwnedMessage],
+    ) -> Result<(), ConsumerError> {
         let mut delay = FIRST_RETRY_DELAY;
         loop {
-            match self.writer.apply(changes).await {
+            match self.writer.apply(changes, checkpoints).await {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_transient() => {
                     warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "transient write failure; retrying");

@@ -240,3 +240,36 @@ async fn semantic_types_into_mariadb() {
         rows(&[&["7", "2024-02-29 21:30:00.500000", "123456789012345678901234567.1234567890", "1969-12-31", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "18446744073709551615"]])
     );
 }
+
+/// Kafka re-delivers events the target already holds (the consumer crashed after the database
+/// commit, before the offset commit): the checkpoint written with each batch makes the consumer
+/// skip them instead of applying them twice.
+#[tokio::test]
+async fn redelivered_events_below_the_checkpoint_are_skipped() {
+    let target = TestDb::new(Kind::Postgres).await;
+    target.exec("CREATE TABLE {ns}.items (id INTEGER PRIMARY KEY, name TEXT)").await;
+    let topic = unique("legacy.shop.items");
+    create_topic(&topic, 1).await;
+    let events: Vec<Record> = (0..5)
+        .map(|i| {
+            let event = serde_json::json!({"op": "c", "after": {"id": i, "name": format!("item {i}")}, "source": {"db": "shop", "table": "items"}});
+            (Some(format!("{{\"id\":{i}}}").into_bytes()), Some(event.to_string().into_bytes()))
+        })
+        .collect();
+    produce(&topic, &events).await;
+    let mapping = format!("version: 1\ntables:\n  - legacy: shop.items\n    revamp: {}.items\n", target.namespace);
+    let config = write_config(&temp_dir(), &topic, &target, &mapping);
+    // GIVEN the target's checkpoint says offsets 0..=2 of this group are applied
+    let group = dualsync_consumer::Config::load(&config).expect("config").kafka.group;
+    let mut writer = dualsync_writer::Writer::connect(&target.url).await.expect("writer");
+    let checkpoint = dualsync_writer::Checkpoint { consumer: group, topic: topic.clone(), partition: 0, offset: 2 };
+    writer.apply(&[], &[checkpoint]).await.expect("checkpoint");
+    // WHEN the group reads the topic from the start
+    let stats = consume(&config, Direction::LegacyToRevamp, 5).await;
+    // THEN only offsets 3 and 4 are applied
+    assert_eq!(stats.redelivered(), 3);
+    assert_eq!(
+        target.rows("SELECT id::text, name FROM {ns}.items ORDER BY id").await,
+        rows(&[&["3", "item 3"], &["4", "item 4"]])
+    );
+}

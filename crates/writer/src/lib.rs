@@ -9,6 +9,8 @@
 //! [`RowChange`]: dualsync_mapping::RowChange
 
 mod catalog;
+mod checkpoint;
+mod collapse;
 mod encode;
 mod error;
 mod hint;
@@ -17,6 +19,7 @@ mod sql;
 mod writer;
 
 pub use catalog::{ColumnInfo, TableInfo};
+pub use checkpoint::{CHECKPOINT_TABLE, Checkpoint};
 pub use error::WriteError;
 pub use hint::debezium_type;
 pub use schema::{Column, TableSchema};

@@ -9,6 +9,8 @@ use sqlx::mysql::MySqlPoolOptions;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, Database, Encode, MySqlPool, PgPool, Type};
 
+use crate::checkpoint::{self, CHECKPOINT_TABLE, Checkpoint};
+use crate::collapse::collapse;
 use crate::encode::{Bound, bind};
 use crate::{Dialect, TableSchema, WriteError};
 
@@ -68,7 +70,9 @@ impl Writer {
                 return Err(WriteError::UnsupportedUrl { scheme: other.to_string() });
             }
         };
-        Ok(Writer { pool, tables: HashMap::new() })
+        let writer = Writer { pool, tables: HashMap::new() };
+        writer.ensure_checkpoint_table().await?;
+        Ok(writer)
     }
 
     /// The target's SQL dialect.
@@ -108,16 +112,80 @@ impl Writer {
         }
     }
 
-    /// Applies a batch in one transaction (see the contract on [`Writer`]).
-    pub async fn apply(&mut self, changes: &[RowChange]) -> Result<(), WriteError> {
-        let mut statements = Vec::with_capacity(changes.len());
-        for change in changes {
+    /// Applies a batch in one transaction (see the contract on [`Writer`]), together with the
+    /// batch's checkpoints. Several changes to one row collapse to its final state first.
+    pub async fn apply(&mut self, changes: &[RowChange], checkpoints: &[Checkpoint]) -> Result<(), WriteError> {
+        let mut keys = Vec::with_capacity(changes.len());
+        for (i, change) in changes.iter().enumerate() {
+            let schema = self.schema(&change.table).await?;
+            let row = match &change.kind {
+                RowChangeKind::Upsert(row) | RowChangeKind::Delete(row) => row,
+            };
+            let values: Option<Vec<&Value>> = schema.key.iter().map(|k| row.get(k)).collect();
+            keys.push(match values {
+                Some(values) => format!("{}\u{0}{values:?}", change.table),
+                // No key: the statement reports it; never merge it with another change.
+                None => format!("\u{0}{i}"),
+            });
+        }
+        let changes = collapse(changes, &keys);
+        let mut statements = Vec::with_capacity(changes.len() + checkpoints.len());
+        for change in &changes {
             let schema = self.schema(&change.table).await?;
             statements.push(statement(self.dialect(), &schema, change)?);
+        }
+        let checkpoint_sql = checkpoint::upsert_sql(self.dialect());
+        for c in checkpoints {
+            statements.push(Statement {
+                sql: checkpoint_sql.clone(),
+                values: vec![
+                    Bound::Text(c.consumer.as_str().into()),
+                    Bound::Text(c.topic.as_str().into()),
+                    Bound::Int(c.partition.into()),
+                    Bound::Int(c.offset),
+                ],
+                context: format!("recording the checkpoint of {}[{}]", c.topic, c.partition),
+            });
         }
         match &self.pool {
             Pool::Postgres(pool) => execute(pool, &statements).await,
             Pool::MySql(pool) => execute(pool, &statements).await,
+        }
+    }
+
+    /// The checkpoints `consumer` recorded in this database.
+    pub async fn checkpoints(&self, consumer: &str) -> Result<Vec<Checkpoint>, WriteError> {
+        let sql = AssertSqlSafe(checkpoint::select_sql(self.dialect()));
+        let context = WriteError::database("reading checkpoints");
+        let rows: Vec<(String, i32, i64)> = match &self.pool {
+            Pool::Postgres(pool) => sqlx::query_as(sql).bind(consumer).fetch_all(pool).await.map_err(context)?,
+            Pool::MySql(pool) => sqlx::query_as(sql).bind(consumer).fetch_all(pool).await.map_err(context)?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(topic, partition, offset)| Checkpoint { consumer: consumer.to_string(), topic, partition, offset })
+            .collect())
+    }
+
+    /// Creates the checkpoint table if it is missing. Two writers starting at once may race to
+    /// create it; the loser finds it there.
+    async fn ensure_checkpoint_table(&self) -> Result<(), WriteError> {
+        let sql = AssertSqlSafe(checkpoint::create_sql(self.dialect()));
+        let created = match &self.pool {
+            Pool::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+            Pool::MySql(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        };
+        match created {
+            Ok(()) => Ok(()),
+            Err(_)
+                if self.table_info(&TableName { namespace: None, name: CHECKPOINT_TABLE.into() }).await?.is_some() =>
+            {
+                Ok(())
+            }
+            Err(source) => Err(WriteError::Database {
+                context: format!("creating the {CHECKPOINT_TABLE} table (the target user needs CREATE privilege once)"),
+                source,
+            }),
         }
     }
 }

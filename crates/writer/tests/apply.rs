@@ -52,10 +52,10 @@ async fn batch_applied_twice_leaves_the_same_rows() {
             upsert(&db, 3, "it's \"quoted\"", Some(-0.5)),
             delete(&db, 2),
         ];
-        writer.apply(&batch).await.unwrap();
+        writer.apply(&batch, &[]).await.unwrap();
         let expected = rows(&[&["1", "saw, sharp", "1.25"], &["3", "it's \"quoted\"", "-0.5"]]);
         assert_eq!(contents(&db).await, expected, "{kind:?} first apply");
-        writer.apply(&batch).await.unwrap();
+        writer.apply(&batch, &[]).await.unwrap();
         assert_eq!(contents(&db).await, expected, "{kind:?} second apply");
     }
 }
@@ -64,7 +64,7 @@ async fn batch_applied_twice_leaves_the_same_rows() {
 async fn delete_of_a_missing_row_succeeds() {
     for kind in KINDS {
         let (db, mut writer) = products(kind).await;
-        writer.apply(&[delete(&db, 42), delete(&db, 42)]).await.unwrap();
+        writer.apply(&[delete(&db, 42), delete(&db, 42)], &[]).await.unwrap();
         assert!(contents(&db).await.is_empty());
     }
 }
@@ -77,7 +77,7 @@ async fn a_failing_batch_writes_nothing() {
         if let RowChangeKind::Upsert(row) = &mut bad.kind {
             row.0[1].1 = Value::Null; // title is NOT NULL
         }
-        let err = writer.apply(&[upsert(&db, 1, "kept?", None), bad]).await.unwrap_err();
+        let err = writer.apply(&[upsert(&db, 1, "kept?", None), bad], &[]).await.unwrap_err();
         assert!(matches!(err, WriteError::Database { .. }), "{kind:?}: {err}");
         assert!(!err.is_transient(), "{kind:?}: a NOT NULL violation is permanent");
         assert!(contents(&db).await.is_empty(), "{kind:?}: the transaction was rolled back");
@@ -93,13 +93,13 @@ async fn setup_mistakes_are_explained() {
 
         let missing = RowChange { table: table(&db, "nope"), ..upsert(&db, 1, "a", None) };
         assert_eq!(
-            writer.apply(&[missing]).await.unwrap_err().to_string(),
+            writer.apply(&[missing], &[]).await.unwrap_err().to_string(),
             format!("target table {ns}.nope does not exist; create it or fix the table name in the mapping")
         );
 
         let nokey = RowChange { table: table(&db, "nokey"), ..upsert(&db, 1, "a", None) };
         assert_eq!(
-            writer.apply(&[nokey]).await.unwrap_err().to_string(),
+            writer.apply(&[nokey], &[]).await.unwrap_err().to_string(),
             format!("target table {ns}.nokey has no primary key; add one (upserts and deletes find rows by it)")
         );
 
@@ -108,7 +108,7 @@ async fn setup_mistakes_are_explained() {
             row.0.push(("colour".into(), Value::Text("red".into())));
         }
         assert_eq!(
-            writer.apply(&[extra]).await.unwrap_err().to_string(),
+            writer.apply(&[extra], &[]).await.unwrap_err().to_string(),
             format!("target table {ns}.items has no column \"colour\"; rename it in the mapping or add the column")
         );
 
@@ -117,7 +117,7 @@ async fn setup_mistakes_are_explained() {
             kind: RowChangeKind::Delete(Row(vec![("title".into(), Value::Text("a".into()))])),
         };
         assert_eq!(
-            writer.apply(&[keyless]).await.unwrap_err().to_string(),
+            writer.apply(&[keyless], &[]).await.unwrap_err().to_string(),
             format!("delete for {ns}.items has no value for key column \"id\"; the source event must carry it")
         );
     }
@@ -136,7 +136,7 @@ async fn values_bind_into_other_column_types() {
             ("flag".into(), Value::Bool(true)),
             ("small".into(), Value::Int(-7)),
         ]);
-        writer.apply(&[RowChange { table: table(&db, "typed"), kind: RowChangeKind::Upsert(row) }]).await.unwrap();
+        writer.apply(&[RowChange { table: table(&db, "typed"), kind: RowChangeKind::Upsert(row) }], &[]).await.unwrap();
         let sql = match kind {
             Kind::Postgres => "SELECT id::text, price::text, note, flag::text, small::text FROM {ns}.typed",
             Kind::MySql => {
@@ -145,5 +145,49 @@ async fn values_bind_into_other_column_types() {
         };
         let flag = if kind == Kind::Postgres { "true" } else { "1" };
         assert_eq!(db.rows(sql).await, rows(&[&["9007199254740993", "12.34", "NULL", flag, "-7"]]), "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn checkpoints_commit_with_their_batch() {
+    use dualsync_writer::Checkpoint;
+    for kind in KINDS {
+        let (db, mut writer) = products(kind).await;
+        let consumer = dualsync_testkit::unique("group");
+        let at = |offset| Checkpoint { consumer: consumer.clone(), topic: "t".into(), partition: 0, offset };
+        writer.apply(&[upsert(&db, 1, "a", None)], &[at(7)]).await.unwrap();
+        assert_eq!(writer.checkpoints(&consumer).await.unwrap(), vec![at(7)], "{kind:?}");
+        // An older offset (a late retry) never moves the checkpoint back.
+        writer.apply(&[], &[at(3)]).await.unwrap();
+        assert_eq!(writer.checkpoints(&consumer).await.unwrap(), vec![at(7)], "{kind:?}");
+        // A failing batch records nothing.
+        let mut bad = upsert(&db, 2, "x", None);
+        if let RowChangeKind::Upsert(row) = &mut bad.kind {
+            row.0[1].1 = Value::Null;
+        }
+        assert!(writer.apply(&[bad], &[at(9)]).await.is_err());
+        assert_eq!(writer.checkpoints(&consumer).await.unwrap(), vec![at(7)], "{kind:?}");
+        assert!(writer.checkpoints("someone else").await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn changes_to_one_row_collapse_within_a_batch() {
+    for kind in KINDS {
+        let (db, mut writer) = products(kind).await;
+        let batch = [
+            delete(&db, 1),
+            upsert(&db, 1, "created after its delete", Some(1.0)),
+            upsert(&db, 2, "gone", None),
+            delete(&db, 2),
+            upsert(&db, 3, "first", None),
+            upsert(&db, 3, "last", Some(3.0)),
+        ];
+        writer.apply(&batch, &[]).await.unwrap();
+        assert_eq!(
+            contents(&db).await,
+            rows(&[&["1", "created after its delete", "1"], &["3", "last", "3"]]),
+            "{kind:?}"
+        );
     }
 }

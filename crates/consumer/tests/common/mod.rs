@@ -40,7 +40,7 @@ pub fn new_group(config: &Path) {
 }
 
 /// Runs a consumer in-process until it has applied and stored `events` events, then stops it.
-pub async fn consume(config: &Path, direction: Direction, events: u64) {
+pub async fn consume(config: &Path, direction: Direction, events: u64) -> std::sync::Arc<dualsync_consumer::Stats> {
     let consumer = Consumer::start(Config::load(config).expect("config"), direction).await.expect("start consumer");
     let stats = consumer.stats();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -60,4 +60,5 @@ pub async fn consume(config: &Path, direction: Direction, events: u64) {
     let _ = stop.send(());
     running.await.expect("consumer task").expect("consumer run");
     assert_eq!(stats.consumed(), events, "nothing beyond the topic's events was consumed");
+    stats
 }

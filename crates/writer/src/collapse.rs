@@ -1,0 +1,88 @@
+//! Several changes to one row within a batch collapse to the row's final state.
+
+use std::collections::HashMap;
+
+use dualsync_envelope::Value;
+use dualsync_mapping::{RowChange, RowChangeKind};
+
+/// Collapses `changes` whose `keys` (one per change: the table and its key values) repeat: the
+/// last change of each row wins and takes the place of that last occurrence, so the final states
+/// keep their relative order. A later upsert that lacks a value (unchanged TOAST) keeps the value
+/// an earlier upsert of the batch gave; a delete followed by a create is a create.
+pub(crate) fn collapse(changes: &[RowChange], keys: &[String]) -> Vec<RowChange> {
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        last.insert(key.as_str(), i);
+    }
+    if last.len() == changes.len() {
+        return changes.to_vec();
+    }
+    let mut state: HashMap<&str, RowChange> = HashMap::new();
+    let mut out = Vec::with_capacity(last.len());
+    for (i, (change, key)) in changes.iter().zip(keys).enumerate() {
+        let merged = match (state.remove(key.as_str()), &change.kind) {
+            (Some(RowChange { kind: RowChangeKind::Upsert(earlier), .. }), RowChangeKind::Upsert(later)) => {
+                let mut row = later.clone();
+                for (column, value) in row.0.iter_mut() {
+                    if *value == Value::Unavailable
+                        && let Some(known) = earlier.get(column).filter(|v| **v != Value::Unavailable)
+                    {
+                        *value = known.clone();
+                    }
+                }
+                RowChange { table: change.table.clone(), kind: RowChangeKind::Upsert(row) }
+            }
+            _ => change.clone(),
+        };
+        if last.get(key.as_str()) == Some(&i) {
+            out.push(merged);
+        } else {
+            state.insert(key.as_str(), merged);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use dualsync_envelope::Row;
+    use dualsync_mapping::TableName;
+
+    use super::*;
+
+    fn change(id: i64, kind: &str, doc: Value) -> (RowChange, String) {
+        let table = TableName { namespace: None, name: "t".into() };
+        let row = Row(vec![("id".into(), Value::Int(id)), ("doc".into(), doc)]);
+        let kind = if kind == "d" { RowChangeKind::Delete(row) } else { RowChangeKind::Upsert(row) };
+        (RowChange { table, kind }, format!("t/{id}"))
+    }
+
+    fn run(input: Vec<(RowChange, String)>) -> Vec<(i64, &'static str, Value)> {
+        let (changes, keys): (Vec<_>, Vec<_>) = input.into_iter().unzip();
+        collapse(&changes, &keys)
+            .into_iter()
+            .map(|c| match c.kind {
+                RowChangeKind::Upsert(r) => (r.0[0].1.clone(), "u", r.0[1].1.clone()),
+                RowChangeKind::Delete(r) => (r.0[0].1.clone(), "d", r.0[1].1.clone()),
+            })
+            .map(|(id, k, doc)| (if let Value::Int(i) = id { i } else { -1 }, k, doc))
+            .collect()
+    }
+
+    #[test]
+    fn last_state_wins_in_order_of_last_change() {
+        let text = |s: &str| Value::Text(s.into());
+        assert_eq!(
+            run(vec![change(1, "u", text("a")), change(2, "u", text("x")), change(1, "u", text("b"))]),
+            vec![(2, "u", text("x")), (1, "u", text("b"))]
+        );
+        assert_eq!(run(vec![change(1, "u", text("a")), change(1, "d", Value::Null)]), vec![(1, "d", Value::Null)]);
+        assert_eq!(run(vec![change(1, "d", Value::Null), change(1, "u", text("new"))]), vec![(1, "u", text("new"))]);
+        // An unchanged TOAST value keeps what an earlier change of the batch wrote.
+        assert_eq!(
+            run(vec![change(1, "u", text("big")), change(1, "u", Value::Unavailable)]),
+            vec![(1, "u", text("big"))]
+        );
+        assert_eq!(run(vec![change(1, "u", Value::Unavailable)]), vec![(1, "u", Value::Unavailable)]);
+    }
+}
