@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dualsync_envelope::{Decoder, TypeHints};
 use dualsync_mapping::{Direction, Mapped, Mapping, MappingError, RowChange};
-use dualsync_writer::{Checkpoint, WriteError, Writer, debezium_type};
+use dualsync_writer::{Checkpoint, TablePolicy, WriteError, Writer, debezium_type};
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
@@ -153,6 +153,10 @@ impl Consumer {
         let mapping = Mapping::load(&config.mapping)?;
         let mut writer = Writer::connect(&config.target.url).await.map_err(ConsumerError::Target)?;
         let hints = type_hints(&mapping, direction, &mut writer).await;
+        for pair in mapping.tables() {
+            let policy = TablePolicy { guard: pair.guard(direction), soft_delete: pair.soft_delete(direction) };
+            writer.set_policy(pair.target(direction).clone(), policy);
+        }
         let applied_up_to = writer
             .checkpoints(&config.kafka.group)
             .await

@@ -225,6 +225,34 @@ impl TablePair {
         Some(dualsync_loopguard::SourceFlag { column: &side.column, dualsync: &side.dualsync })
     }
 
+    /// The conflict rule for writes in `direction`: the target side's conflict column, and whether
+    /// the source side wins ties.
+    pub fn guard(&self, direction: Direction) -> Option<dualsync_conflict::Guard> {
+        let conflict = self.sync.conflict.as_ref()?;
+        let (column, source_side) = match direction {
+            Direction::LegacyToRevamp => (&conflict.revamp, crate::spec::Side::Legacy),
+            Direction::RevampToLegacy => (&conflict.legacy, crate::spec::Side::Revamp),
+        };
+        let kind = match conflict.kind {
+            crate::spec::ConflictKind::Timestamp => dualsync_conflict::Kind::Timestamp,
+            crate::spec::ConflictKind::Version => dualsync_conflict::Kind::Version,
+        };
+        Some(dualsync_conflict::Guard { kind, column: column.clone(), incoming_wins_ties: conflict.tie == source_side })
+    }
+
+    /// For writes in `direction`, the column and value a soft delete sets on the target side, or
+    /// `None` for hard deletes.
+    pub fn soft_delete(&self, direction: Direction) -> Option<(String, Value)> {
+        let delete = match direction {
+            Direction::LegacyToRevamp => &self.sync.delete.revamp,
+            Direction::RevampToLegacy => &self.sync.delete.legacy,
+        };
+        match (delete.mode, &delete.column, &delete.value) {
+            (crate::spec::DeleteMode::Soft, Some(column), Some(value)) => Some((column.clone(), constant(value))),
+            _ => None,
+        }
+    }
+
     /// The row condition for `direction`.
     pub fn filter(&self, direction: Direction) -> Option<&Condition> {
         match direction {

@@ -49,6 +49,17 @@ pub enum WriteError {
         /// Why.
         reason: String,
     },
+    /// An upsert found an existing row by a secondary unique key, not by the primary key: the
+    /// incoming row and the stored one are different rows claiming the same unique value.
+    #[error(
+        "{context}: the row collides with another row on a unique key ({detail}); the two sides hold different rows with the same unique value, resolve it by hand"
+    )]
+    KeyCollision {
+        /// What was being done.
+        context: String,
+        /// The database's words.
+        detail: String,
+    },
     /// The database refused or failed a statement, or the connection failed.
     #[error("{context}: {source}")]
     Database {
@@ -63,6 +74,21 @@ impl WriteError {
     pub(crate) fn database(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> WriteError {
         let context = context.into();
         move |source| WriteError::Database { context, source }
+    }
+
+    /// A statement's failure, recognising unique-key collisions: PostgreSQL's unique violation
+    /// (23505, raised when `ON CONFLICT (pk)` meets another unique key) and the NULL that the
+    /// MySQL upsert assigns to a key column when `ON DUPLICATE KEY UPDATE` matched another key.
+    pub(crate) fn classify(context: String, key: &[String], source: sqlx::Error) -> WriteError {
+        if let sqlx::Error::Database(db) = &source {
+            let mysql_key_null = db
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .is_some_and(|e| e.number() == 1048 && key.iter().any(|k| e.message().contains(&format!("'{k}'"))));
+            if db.code().as_deref() == Some("23505") || mysql_key_null {
+                return WriteError::KeyCollision { context, detail: db.message().to_string() };
+            }
+        }
+        WriteError::Database { context, source }
     }
 
     /// Whether retrying the same batch later may succeed: lost or refused connections, deadlocks,

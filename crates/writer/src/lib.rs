@@ -24,4 +24,4 @@ pub use error::WriteError;
 pub use hint::debezium_type;
 pub use schema::{Column, TableSchema};
 pub use sql::Dialect;
-pub use writer::Writer;
+pub use writer::{TablePolicy, Writer};

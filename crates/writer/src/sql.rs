@@ -2,6 +2,8 @@
 
 use dualsync_mapping::TableName;
 
+use dualsync_conflict::Guard;
+
 use crate::TableSchema;
 
 /// The SQL dialect of a target database.
@@ -43,37 +45,94 @@ impl Dialect {
     }
 
     /// `INSERT … (columns) VALUES (…)` that updates every non-key column of an existing row with
-    /// the same primary key. `columns` must include the key columns.
-    pub fn upsert(self, schema: &TableSchema, columns: &[&str]) -> String {
+    /// the same primary key. `columns` must include the key columns. With a `guard` (and its
+    /// column among `columns`), an existing row is only updated when the guard lets the incoming
+    /// row through.
+    ///
+    /// MySQL's `ON DUPLICATE KEY UPDATE` fires on *any* unique key, so the first assignment checks
+    /// that the row found has the incoming primary key; if not (the row collided on a secondary
+    /// unique key), it assigns NULL to the key column, which fails the statement instead of
+    /// merging two different rows.
+    pub fn upsert(self, schema: &TableSchema, columns: &[&str], guard: Option<&Guard>) -> String {
         let table = self.table(&schema.name);
         let names: Vec<String> = columns.iter().map(|c| self.quote(c)).collect();
         let values: Vec<String> = columns.iter().enumerate().map(|(i, c)| self.placeholder(i + 1, schema, c)).collect();
-        let updates: Vec<&str> = columns.iter().copied().filter(|c| !schema.key.iter().any(|k| k == c)).collect();
-        let mut sql = format!("INSERT INTO {table} ({}) VALUES ({})", names.join(", "), values.join(", "));
+        let is_key = |c: &str| schema.key.iter().any(|k| k == c);
+        let guard = guard.filter(|g| columns.contains(&g.column.as_str()) && !is_key(&g.column));
+        // The guard column is assigned last: MySQL evaluates assignments left to right, so every
+        // other column's guard still sees the stored value.
+        let mut updates: Vec<&str> = columns.iter().copied().filter(|c| !is_key(c)).collect();
+        if let Some(g) = guard {
+            updates.retain(|c| *c != g.column);
+            updates.push(&g.column);
+        }
         match self {
             Dialect::Postgres => {
                 let key: Vec<String> = schema.key.iter().map(|k| self.quote(k)).collect();
-                sql.push_str(&format!(" ON CONFLICT ({}) DO ", key.join(", ")));
+                let mut sql = format!(
+                    "INSERT INTO {table} AS target ({}) VALUES ({}) ON CONFLICT ({}) DO ",
+                    names.join(", "),
+                    values.join(", "),
+                    key.join(", ")
+                );
                 if updates.is_empty() {
                     sql.push_str("NOTHING");
                 } else {
                     let set: Vec<String> =
                         updates.iter().map(|c| format!("{0} = EXCLUDED.{0}", self.quote(c))).collect();
                     sql.push_str(&format!("UPDATE SET {}", set.join(", ")));
+                    if let Some(g) = guard {
+                        let column = self.quote(&g.column);
+                        sql.push_str(&format!(
+                            " WHERE {}",
+                            g.condition(&format!("target.{column}"), &format!("EXCLUDED.{column}"))
+                        ));
+                    }
                 }
+                sql
             }
             Dialect::MySql => {
-                // A row whose every column is a key column has nothing to update: assigning the
-                // first key column to itself makes the duplicate a no-op.
-                let set: Vec<String> = if updates.is_empty() {
-                    vec![format!("{0} = {0}", self.quote(&schema.key[0]))]
-                } else {
-                    updates.iter().map(|c| format!("{0} = VALUES({0})", self.quote(c))).collect()
-                };
-                sql.push_str(&format!(" ON DUPLICATE KEY UPDATE {}", set.join(", ")));
+                let mut set: Vec<String> = schema
+                    .key
+                    .iter()
+                    .map(|k| format!("{0} = IF({0} <=> VALUES({0}), {0}, NULL)", self.quote(k)))
+                    .collect();
+                let condition = guard.map(|g| {
+                    let column = self.quote(&g.column);
+                    g.condition(&column, &format!("VALUES({column})"))
+                });
+                for c in &updates {
+                    let c = self.quote(c);
+                    set.push(match &condition {
+                        Some(cond) => format!("{c} = IF({cond}, VALUES({c}), {c})"),
+                        None => format!("{c} = VALUES({c})"),
+                    });
+                }
+                format!(
+                    "INSERT INTO {table} ({}) VALUES ({}) ON DUPLICATE KEY UPDATE {}",
+                    names.join(", "),
+                    values.join(", "),
+                    set.join(", ")
+                )
             }
         }
-        sql
+    }
+
+    /// `UPDATE … SET` the soft-delete columns `WHERE` every primary-key column equals its
+    /// parameter; the set columns' parameters come first, then the key's.
+    pub fn soft_delete(self, schema: &TableSchema, set: &[&str]) -> String {
+        let assignments: Vec<String> = set
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} = {}", self.quote(c), self.placeholder(i + 1, schema, c)))
+            .collect();
+        let conditions: Vec<String> = schema
+            .key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{} = {}", self.quote(k), self.placeholder(set.len() + i + 1, schema, k)))
+            .collect();
+        format!("UPDATE {} SET {} WHERE {}", self.table(&schema.name), assignments.join(", "), conditions.join(" AND "))
     }
 
     /// `DELETE … WHERE` every primary-key column equals its parameter, in `schema.key` order.
@@ -108,27 +167,47 @@ mod tests {
     fn postgres_upsert_and_delete() {
         let s = schema();
         assert_eq!(
-            Dialect::Postgres.upsert(&s, &["id", "na`me"]),
-            r#"INSERT INTO "s"."t""x" ("id", "na`me") VALUES ($1::integer, $2::text) ON CONFLICT ("id") DO UPDATE SET "na`me" = EXCLUDED."na`me""#
+            Dialect::Postgres.upsert(&s, &["id", "na`me"], None),
+            r#"INSERT INTO "s"."t""x" AS target ("id", "na`me") VALUES ($1::integer, $2::text) ON CONFLICT ("id") DO UPDATE SET "na`me" = EXCLUDED."na`me""#
         );
         assert_eq!(
-            Dialect::Postgres.upsert(&s, &["id"]),
-            r#"INSERT INTO "s"."t""x" ("id") VALUES ($1::integer) ON CONFLICT ("id") DO NOTHING"#
+            Dialect::Postgres.upsert(&s, &["id"], None),
+            r#"INSERT INTO "s"."t""x" AS target ("id") VALUES ($1::integer) ON CONFLICT ("id") DO NOTHING"#
         );
         assert_eq!(Dialect::Postgres.delete(&s), r#"DELETE FROM "s"."t""x" WHERE "id" = $1::integer"#);
+        assert_eq!(
+            Dialect::Postgres.soft_delete(&s, &["na`me"]),
+            r#"UPDATE "s"."t""x" SET "na`me" = $1::text WHERE "id" = $2::integer"#
+        );
     }
 
     #[test]
     fn mysql_upsert_and_delete() {
         let s = schema();
         assert_eq!(
-            Dialect::MySql.upsert(&s, &["id", "na`me"]),
-            "INSERT INTO `s`.`t\"x` (`id`, `na``me`) VALUES (?, ?) ON DUPLICATE KEY UPDATE `na``me` = VALUES(`na``me`)"
+            Dialect::MySql.upsert(&s, &["id", "na`me"], None),
+            "INSERT INTO `s`.`t\"x` (`id`, `na``me`) VALUES (?, ?) ON DUPLICATE KEY UPDATE `id` = IF(`id` <=> VALUES(`id`), `id`, NULL), `na``me` = VALUES(`na``me`)"
         );
         assert_eq!(
-            Dialect::MySql.upsert(&s, &["id"]),
-            "INSERT INTO `s`.`t\"x` (`id`) VALUES (?) ON DUPLICATE KEY UPDATE `id` = `id`"
+            Dialect::MySql.upsert(&s, &["id"], None),
+            "INSERT INTO `s`.`t\"x` (`id`) VALUES (?) ON DUPLICATE KEY UPDATE `id` = IF(`id` <=> VALUES(`id`), `id`, NULL)"
         );
         assert_eq!(Dialect::MySql.delete(&s), "DELETE FROM `s`.`t\"x` WHERE `id` = ?");
+    }
+
+    #[test]
+    fn guarded_upserts_assign_the_conflict_column_last() {
+        let mut s = schema();
+        s.columns.push(Column { name: "ts".into(), sql_type: "timestamp with time zone".into() });
+        let guard = Guard { kind: dualsync_conflict::Kind::Timestamp, column: "ts".into(), incoming_wins_ties: false };
+        assert_eq!(
+            Dialect::Postgres.upsert(&s, &["id", "ts", "na`me"], Some(&guard)),
+            r#"INSERT INTO "s"."t""x" AS target ("id", "ts", "na`me") VALUES ($1::integer, $2::timestamp with time zone, $3::text) ON CONFLICT ("id") DO UPDATE SET "na`me" = EXCLUDED."na`me", "ts" = EXCLUDED."ts" WHERE (target."ts" IS NULL OR target."ts" < EXCLUDED."ts")"#
+        );
+        assert_eq!(
+            Dialect::MySql.upsert(&s, &["id", "ts", "na`me"], Some(&guard)),
+            "INSERT INTO `s`.`t\"x` (`id`, `ts`, `na``me`) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE `id` = IF(`id` <=> VALUES(`id`), `id`, NULL), \
+             `na``me` = IF((`ts` IS NULL OR `ts` < VALUES(`ts`)), VALUES(`na``me`), `na``me`), `ts` = IF((`ts` IS NULL OR `ts` < VALUES(`ts`)), VALUES(`ts`), `ts`)"
+        );
     }
 }

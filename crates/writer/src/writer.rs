@@ -9,6 +9,8 @@ use sqlx::mysql::MySqlPoolOptions;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, Database, Encode, MySqlPool, PgPool, Type};
 
+use dualsync_conflict::Guard;
+
 use crate::checkpoint::{self, CHECKPOINT_TABLE, Checkpoint};
 use crate::collapse::collapse;
 use crate::encode::{Bound, bind};
@@ -29,6 +31,17 @@ const POOL_SIZE: u32 = 4;
 pub struct Writer {
     pool: Pool,
     tables: HashMap<TableName, Arc<TableSchema>>,
+    policies: HashMap<TableName, TablePolicy>,
+}
+
+/// How writes into one target table resolve conflicts and deletes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TablePolicy {
+    /// Last writer wins: an existing row is only updated when this rule lets the incoming row
+    /// through. `None`: every upsert updates.
+    pub guard: Option<Guard>,
+    /// Soft delete: the column and value a delete sets instead of removing the row.
+    pub soft_delete: Option<(String, Value)>,
 }
 
 pub(crate) enum Pool {
@@ -41,6 +54,8 @@ struct Statement<'a> {
     sql: String,
     values: Vec<Bound<'a>>,
     context: String,
+    /// For upserts, the key columns: a NULL assigned to one of them means a unique-key collision.
+    key: &'a [String],
 }
 
 impl Writer {
@@ -70,7 +85,7 @@ impl Writer {
                 return Err(WriteError::UnsupportedUrl { scheme: other.to_string() });
             }
         };
-        let writer = Writer { pool, tables: HashMap::new() };
+        let writer = Writer { pool, tables: HashMap::new(), policies: HashMap::new() };
         writer.ensure_checkpoint_table().await?;
         Ok(writer)
     }
@@ -81,6 +96,11 @@ impl Writer {
             Pool::Postgres(_) => Dialect::Postgres,
             Pool::MySql(_) => Dialect::MySql,
         }
+    }
+
+    /// Sets how writes into `table` resolve conflicts and deletes.
+    pub fn set_policy(&mut self, table: TableName, policy: TablePolicy) {
+        self.policies.insert(table, policy);
     }
 
     /// The schema of a target table, read from the database on first use.
@@ -129,10 +149,13 @@ impl Writer {
             });
         }
         let changes = collapse(changes, &keys);
-        let mut statements = Vec::with_capacity(changes.len() + checkpoints.len());
+        let mut schemas = Vec::with_capacity(changes.len());
         for change in &changes {
-            let schema = self.schema(&change.table).await?;
-            statements.push(statement(self.dialect(), &schema, change)?);
+            schemas.push(self.schema(&change.table).await?);
+        }
+        let mut statements = Vec::with_capacity(changes.len() + checkpoints.len());
+        for (change, schema) in changes.iter().zip(&schemas) {
+            statements.push(statement(self.dialect(), schema, self.policies.get(&change.table), change)?);
         }
         let checkpoint_sql = checkpoint::upsert_sql(self.dialect());
         for c in checkpoints {
@@ -145,6 +168,7 @@ impl Writer {
                     Bound::Int(c.offset),
                 ],
                 context: format!("recording the checkpoint of {}[{}]", c.topic, c.partition),
+                key: &[],
             });
         }
         match &self.pool {
@@ -192,7 +216,12 @@ impl Writer {
 
 /// The SQL and bound values for one change, checked against the target table. Columns whose
 /// value is [`Value::Unavailable`] (unchanged TOAST) are left out, so the row keeps its value.
-fn statement<'a>(dialect: Dialect, schema: &TableSchema, change: &'a RowChange) -> Result<Statement<'a>, WriteError> {
+fn statement<'a>(
+    dialect: Dialect,
+    schema: &'a TableSchema,
+    policy: Option<&'a TablePolicy>,
+    change: &'a RowChange,
+) -> Result<Statement<'a>, WriteError> {
     let table = schema.name.to_string();
     let encode = |column: &str, value: &'a Value| {
         bind(value, dialect).map_err(|reason| WriteError::Unwritable {
@@ -201,31 +230,53 @@ fn statement<'a>(dialect: Dialect, schema: &TableSchema, change: &'a RowChange) 
             reason,
         })
     };
+    let key_values = |row: &'a dualsync_envelope::Row, op: &'static str| -> Result<Vec<Bound<'a>>, WriteError> {
+        let mut values = Vec::with_capacity(schema.key.len());
+        for column in &schema.key {
+            match row.get(column) {
+                Some(value) if !matches!(value, Value::Null | Value::Unavailable) => {
+                    values.push(encode(column, value)?)
+                }
+                _ => return Err(WriteError::MissingKey { table: table.clone(), column: column.clone(), op }),
+            }
+        }
+        Ok(values)
+    };
     match &change.kind {
         RowChangeKind::Upsert(row) => {
             if let Some((column, _)) = row.iter().find(|(c, _)| schema.column(c).is_none()) {
                 return Err(WriteError::UnknownColumn { table, column: column.to_string() });
             }
-            if let Some(column) = schema.key.iter().find(|k| row.get(k).is_none_or(|v| *v == Value::Unavailable)) {
-                return Err(WriteError::MissingKey { table, column: column.clone(), op: "upsert" });
-            }
+            key_values(row, "upsert")?;
             let present: Vec<(&str, &Value)> = row.iter().filter(|(_, v)| **v != Value::Unavailable).collect();
             let columns: Vec<&str> = present.iter().map(|(c, _)| *c).collect();
             let values = present.iter().map(|(c, v)| encode(c, v)).collect::<Result<_, _>>()?;
-            Ok(Statement { sql: dialect.upsert(schema, &columns), values, context: format!("upsert into {table}") })
+            let guard = policy.and_then(|p| p.guard.as_ref());
+            Ok(Statement {
+                sql: dialect.upsert(schema, &columns, guard),
+                values,
+                context: format!("upsert into {table}"),
+                key: &schema.key,
+            })
         }
-        RowChangeKind::Delete(key) => {
-            let mut values = Vec::with_capacity(schema.key.len());
-            for column in &schema.key {
-                let value = key.get(column).ok_or_else(|| WriteError::MissingKey {
-                    table: table.clone(),
-                    column: column.clone(),
-                    op: "delete",
-                })?;
-                values.push(encode(column, value)?);
+        RowChangeKind::Delete(key) => match policy.and_then(|p| p.soft_delete.as_ref()) {
+            Some((column, value)) => {
+                let mut values = vec![encode(column, value)?];
+                values.extend(key_values(key, "delete")?);
+                Ok(Statement {
+                    sql: dialect.soft_delete(schema, &[column.as_str()]),
+                    values,
+                    context: format!("soft delete in {table}"),
+                    key: &[],
+                })
             }
-            Ok(Statement { sql: dialect.delete(schema), values, context: format!("delete from {table}") })
-        }
+            None => Ok(Statement {
+                sql: dialect.delete(schema),
+                values: key_values(key, "delete")?,
+                context: format!("delete from {table}"),
+                key: &[],
+            }),
+        },
     }
 }
 
@@ -255,7 +306,10 @@ where
                 Bound::Bytes(b) => query.bind(*b),
             };
         }
-        query.execute(&mut *tx).await.map_err(WriteError::database(statement.context.clone()))?;
+        query
+            .execute(&mut *tx)
+            .await
+            .map_err(|source| WriteError::classify(statement.context.clone(), statement.key, source))?;
     }
     tx.commit().await.map_err(WriteError::database("committing the batch"))
 }

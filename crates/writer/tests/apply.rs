@@ -191,3 +191,123 @@ async fn changes_to_one_row_collapse_within_a_batch() {
         );
     }
 }
+
+/// A table with a timestamp conflict column and a version column, on `kind`.
+async fn versioned(kind: Kind) -> (TestDb, Writer) {
+    let db = TestDb::new(kind).await;
+    let ts = if kind == Kind::Postgres { "TIMESTAMPTZ" } else { "DATETIME(6)" };
+    db.exec(&format!(
+        "CREATE TABLE {{ns}}.docs (id INTEGER PRIMARY KEY, body VARCHAR(50), modified {ts}, version INTEGER, deleted BOOLEAN NOT NULL DEFAULT FALSE, \
+         code VARCHAR(10) UNIQUE)"
+    ))
+    .await;
+    let writer = Writer::connect(&db.url).await.unwrap();
+    (db, writer)
+}
+
+fn doc(db: &TestDb, id: i64, body: &str, modified: &str, version: i64) -> RowChange {
+    let modified = chrono::NaiveDateTime::parse_from_str(modified, "%Y-%m-%d %H:%M:%S").unwrap();
+    let row = Row(vec![
+        ("id".into(), Value::Int(id)),
+        ("body".into(), Value::Text(body.into())),
+        ("modified".into(), Value::Timestamp(modified)),
+        ("version".into(), Value::Int(version)),
+    ]);
+    RowChange { table: table(db, "docs"), kind: RowChangeKind::Upsert(row) }
+}
+
+async fn bodies(db: &TestDb) -> Vec<Vec<Option<String>>> {
+    let sql = match db.kind {
+        Kind::Postgres => "SELECT id::text, body, version::text, deleted::text FROM {ns}.docs ORDER BY id",
+        Kind::MySql => {
+            "SELECT CAST(id AS CHAR), body, CAST(version AS CHAR), IF(deleted, 'true', 'false') FROM {ns}.docs ORDER BY id"
+        }
+    };
+    db.rows(sql).await
+}
+
+fn guard(column: &str, kind: dualsync_conflict::Kind, incoming_wins_ties: bool) -> dualsync_writer::TablePolicy {
+    dualsync_writer::TablePolicy {
+        guard: Some(dualsync_conflict::Guard { kind, column: column.into(), incoming_wins_ties }),
+        soft_delete: None,
+    }
+}
+
+#[tokio::test]
+async fn last_writer_wins_by_timestamp() {
+    use dualsync_conflict::Kind as Conflict;
+    for kind in KINDS {
+        let (db, mut writer) = versioned(kind).await;
+        writer.set_policy(table(&db, "docs"), guard("modified", Conflict::Timestamp, false));
+        writer.apply(&[doc(&db, 1, "v2", "2024-01-01 10:00:02", 2)], &[]).await.unwrap();
+        // A stale change (older timestamp) is skipped, columns and conflict column alike.
+        writer.apply(&[doc(&db, 1, "v1", "2024-01-01 10:00:01", 1)], &[]).await.unwrap();
+        assert_eq!(bodies(&db).await, rows(&[&["1", "v2", "2", "false"]]), "{kind:?} stale");
+        // A tie is lost when the incoming side is not the tie winner...
+        writer.apply(&[doc(&db, 1, "tie", "2024-01-01 10:00:02", 3)], &[]).await.unwrap();
+        assert_eq!(bodies(&db).await, rows(&[&["1", "v2", "2", "false"]]), "{kind:?} tie lost");
+        // ...and won when it is.
+        writer.set_policy(table(&db, "docs"), guard("modified", Conflict::Timestamp, true));
+        writer.apply(&[doc(&db, 1, "tie", "2024-01-01 10:00:02", 3)], &[]).await.unwrap();
+        assert_eq!(bodies(&db).await, rows(&[&["1", "tie", "3", "false"]]), "{kind:?} tie won");
+        // A newer change applies.
+        writer.apply(&[doc(&db, 1, "v4", "2024-01-01 10:00:04", 4)], &[]).await.unwrap();
+        assert_eq!(bodies(&db).await, rows(&[&["1", "v4", "4", "false"]]), "{kind:?} newer");
+    }
+}
+
+#[tokio::test]
+async fn higher_version_wins() {
+    use dualsync_conflict::Kind as Conflict;
+    for kind in KINDS {
+        let (db, mut writer) = versioned(kind).await;
+        writer.set_policy(table(&db, "docs"), guard("version", Conflict::Version, false));
+        writer.apply(&[doc(&db, 1, "v5", "2024-01-01 10:00:00", 5)], &[]).await.unwrap();
+        // The version decides, whatever the timestamp says.
+        writer.apply(&[doc(&db, 1, "v4", "2030-01-01 00:00:00", 4)], &[]).await.unwrap();
+        assert_eq!(bodies(&db).await, rows(&[&["1", "v5", "5", "false"]]), "{kind:?}");
+        writer.apply(&[doc(&db, 1, "v6", "2000-01-01 00:00:00", 6)], &[]).await.unwrap();
+        assert_eq!(bodies(&db).await, rows(&[&["1", "v6", "6", "false"]]), "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn soft_delete_sets_the_column() {
+    for kind in KINDS {
+        let (db, mut writer) = versioned(kind).await;
+        writer.set_policy(
+            table(&db, "docs"),
+            dualsync_writer::TablePolicy { guard: None, soft_delete: Some(("deleted".into(), Value::Bool(true))) },
+        );
+        writer.apply(&[doc(&db, 1, "kept", "2024-01-01 10:00:00", 1)], &[]).await.unwrap();
+        let delete = RowChange {
+            table: table(&db, "docs"),
+            kind: RowChangeKind::Delete(Row(vec![("id".into(), Value::Int(1))])),
+        };
+        writer.apply(std::slice::from_ref(&delete), &[]).await.unwrap();
+        writer.apply(&[delete], &[]).await.unwrap();
+        assert_eq!(bodies(&db).await, rows(&[&["1", "kept", "1", "true"]]), "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_secondary_unique_key_collision_is_reported_not_merged() {
+    for kind in KINDS {
+        let (db, mut writer) = versioned(kind).await;
+        let with_code = |id: i64, body: &str| {
+            let row = Row(vec![
+                ("id".into(), Value::Int(id)),
+                ("body".into(), Value::Text(body.into())),
+                ("code".into(), Value::Text("A-1".into())),
+            ]);
+            RowChange { table: table(&db, "docs"), kind: RowChangeKind::Upsert(row) }
+        };
+        writer.apply(&[with_code(1, "first")], &[]).await.unwrap();
+        let err = writer.apply(&[with_code(2, "second")], &[]).await.unwrap_err();
+        assert!(matches!(err, WriteError::KeyCollision { .. }), "{kind:?}: {err}");
+        assert!(!err.is_transient());
+        assert!(err.to_string().contains("collides with another row on a unique key"), "{err}");
+        // Nothing was merged into row 1, and no row 2 exists.
+        assert_eq!(bodies(&db).await, rows(&[&["1", "first", "NULL", "false"]]), "{kind:?}");
+    }
+}
