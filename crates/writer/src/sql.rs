@@ -81,10 +81,29 @@ impl Dialect {
                     let set: Vec<String> =
                         updates.iter().map(|c| format!("{0} = EXCLUDED.{0}", self.quote(c))).collect();
                     sql.push_str(&format!("UPDATE SET {}", set.join(", ")));
+                    // Echo suppression: a row that already holds these values is not rewritten,
+                    // so it produces no change event to send back. Types without an equality
+                    // operator compare as text.
+                    let compared = |side: &str| -> String {
+                        let parts: Vec<String> = updates
+                            .iter()
+                            .map(|c| {
+                                let no_equality = schema.column(c).is_some_and(|col| {
+                                    let t = col.sql_type.as_str();
+                                    ["json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"]
+                                        .contains(&t)
+                                });
+                                let cast = if no_equality { "::text" } else { "" };
+                                format!("{side}.{}{cast}", self.quote(c))
+                            })
+                            .collect();
+                        format!("ROW({})", parts.join(", "))
+                    };
+                    sql.push_str(&format!(" WHERE {} IS DISTINCT FROM {}", compared("target"), compared("EXCLUDED")));
                     if let Some(g) = guard {
                         let column = self.quote(&g.column);
                         sql.push_str(&format!(
-                            " WHERE {}",
+                            " AND {}",
                             g.condition(&format!("target.{column}"), &format!("EXCLUDED.{column}"))
                         ));
                     }
@@ -168,7 +187,7 @@ mod tests {
         let s = schema();
         assert_eq!(
             Dialect::Postgres.upsert(&s, &["id", "na`me"], None),
-            r#"INSERT INTO "s"."t""x" AS target ("id", "na`me") VALUES ($1::integer, $2::text) ON CONFLICT ("id") DO UPDATE SET "na`me" = EXCLUDED."na`me""#
+            r#"INSERT INTO "s"."t""x" AS target ("id", "na`me") VALUES ($1::integer, $2::text) ON CONFLICT ("id") DO UPDATE SET "na`me" = EXCLUDED."na`me" WHERE ROW(target."na`me") IS DISTINCT FROM ROW(EXCLUDED."na`me")"#
         );
         assert_eq!(
             Dialect::Postgres.upsert(&s, &["id"], None),
@@ -202,7 +221,7 @@ mod tests {
         let guard = Guard { kind: dualsync_conflict::Kind::Timestamp, column: "ts".into(), incoming_wins_ties: false };
         assert_eq!(
             Dialect::Postgres.upsert(&s, &["id", "ts", "na`me"], Some(&guard)),
-            r#"INSERT INTO "s"."t""x" AS target ("id", "ts", "na`me") VALUES ($1::integer, $2::timestamp with time zone, $3::text) ON CONFLICT ("id") DO UPDATE SET "na`me" = EXCLUDED."na`me", "ts" = EXCLUDED."ts" WHERE (target."ts" IS NULL OR target."ts" < EXCLUDED."ts")"#
+            r#"INSERT INTO "s"."t""x" AS target ("id", "ts", "na`me") VALUES ($1::integer, $2::timestamp with time zone, $3::text) ON CONFLICT ("id") DO UPDATE SET "na`me" = EXCLUDED."na`me", "ts" = EXCLUDED."ts" WHERE ROW(target."na`me", target."ts") IS DISTINCT FROM ROW(EXCLUDED."na`me", EXCLUDED."ts") AND (target."ts" IS NULL OR target."ts" < EXCLUDED."ts")"#
         );
         assert_eq!(
             Dialect::MySql.upsert(&s, &["id", "ts", "na`me"], Some(&guard)),

@@ -311,3 +311,18 @@ async fn a_secondary_unique_key_collision_is_reported_not_merged() {
         assert_eq!(bodies(&db).await, rows(&[&["1", "first", "NULL", "false"]]), "{kind:?}");
     }
 }
+
+/// Echo suppression: an upsert whose values the PostgreSQL row already holds rewrites nothing,
+/// so it produces no change event (the row version, `xmin`, stays the same). MySQL does the
+/// same by itself: an update that changes no value writes no row event.
+#[tokio::test]
+async fn identical_upserts_write_nothing_on_postgres() {
+    let (db, mut writer) = products(Kind::Postgres).await;
+    const XMIN: &str = "SELECT xmin::text FROM {ns}.items WHERE id = 1";
+    writer.apply(&[upsert(&db, 1, "saw", Some(1.5))], &[]).await.unwrap();
+    let first = db.rows(XMIN).await;
+    writer.apply(&[upsert(&db, 1, "saw", Some(1.5))], &[]).await.unwrap();
+    assert_eq!(db.rows(XMIN).await, first, "identical values: no new row version");
+    writer.apply(&[upsert(&db, 1, "saw", Some(2.5))], &[]).await.unwrap();
+    assert_ne!(db.rows(XMIN).await, first, "a changed value is written");
+}
