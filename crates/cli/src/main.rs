@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod decode;
+mod triggers;
 
 /// dualsync operator tools.
 #[derive(Debug, Parser)]
@@ -23,6 +24,11 @@ enum Command {
     /// Validate a mapping file, then check it against the live legacy and revamp databases:
     /// tables, columns, keys, types, lossy conversions, value domains, sync columns, triggers.
     Check(check::Args),
+    /// Install, on both sides of every table pair with `sync.source_flag`, the trigger that sets
+    /// the flag column to the side's local value on every change dualsync does not make.
+    InstallTriggers(check::Args),
+    /// Remove the triggers `install-triggers` created.
+    UninstallTriggers(check::Args),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +36,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => decode::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::InstallTriggers(args) => triggers::run(&args, true),
+        Command::UninstallTriggers(args) => triggers::run(&args, false),
     };
     match result {
         Ok(code) => code,

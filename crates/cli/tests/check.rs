@@ -31,12 +31,23 @@ async fn shop() -> Shop {
 
 impl Shop {
     fn check(&self, mapping: &str) -> (i32, String) {
+        self.command("check", mapping)
+    }
+
+    /// Runs `dualsync <command> --config <mapping>` against the shop's databases.
+    fn command(&self, command: &str, mapping: &str) -> (i32, String) {
         let dir = std::env::temp_dir().join(unique("dualsync-check"));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("mapping.yaml");
         std::fs::write(&path, mapping).expect("write mapping");
-        let output = run(&path, Some((&self.legacy.url, &self.revamp.url)));
+        let output = run(command, &path, Some((&self.legacy.url, &self.revamp.url)));
         (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn install_triggers(&self) {
+        let (code, out) = self.command("install-triggers", &self.mapping);
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(out.matches("trigger installed").count(), 4, "{out}");
     }
 
     /// The report's finding lines, with the test namespaces written as `LEGACY` and `REVAMP`.
@@ -53,10 +64,10 @@ impl Shop {
     }
 }
 
-fn run(mapping: &Path, urls: Option<(&str, &str)>) -> Output {
+fn run(subcommand: &str, mapping: &Path, urls: Option<(&str, &str)>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dualsync"));
     command
-        .arg("check")
+        .arg(subcommand)
         .arg("--config")
         .arg(mapping)
         .env_remove("DUALSYNC_LEGACY_URL")
@@ -70,6 +81,13 @@ fn run(mapping: &Path, urls: Option<(&str, &str)>) -> Output {
 #[tokio::test]
 async fn the_demo_shop_passes() {
     let shop = shop().await;
+    // Without the flag triggers: warnings only, so the check passes.
+    let (code, out) = shop.check(&shop.mapping);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches("warning: sync.source_flag.").count(), 4, "{out}");
+    assert!(out.contains("no dualsync flag trigger on"), "{out}");
+    assert!(out.ends_with("0 errors, 4 warnings\n"), "{out}");
+    shop.install_triggers();
     let (code, out) = shop.check(&shop.mapping);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("legacy: MySQL protocol 10.11"), "{out}");
@@ -81,6 +99,7 @@ async fn the_demo_shop_passes() {
 #[tokio::test]
 async fn broken_mappings_are_explained() {
     let shop = shop().await;
+    shop.install_triggers();
     let cases: Vec<(String, Vec<&str>)> = vec![
         (
             shop.mapping.replace("prefs: preferences", "prefs: preference"),
@@ -132,6 +151,8 @@ async fn broken_mappings_are_explained() {
 #[tokio::test]
 async fn a_misspelt_key_is_located_with_a_suggestion() {
     let shop = shop().await;
+    let (code, out) = shop.command("uninstall-triggers", &shop.mapping);
+    assert_eq!((code, out.matches("trigger removed").count()), (0, 4), "{out}");
     let (code, lines) = shop.findings(&shop.mapping.replacen("    columns:", "    colums:", 1));
     assert_eq!(code, 1);
     assert!(lines[0].starts_with("error: "), "{lines:?}");
@@ -142,6 +163,7 @@ async fn a_misspelt_key_is_located_with_a_suggestion() {
 #[tokio::test]
 async fn restamping_and_triggers_on_the_conflict_column_are_reported() {
     let shop = shop().await;
+    shop.install_triggers();
     shop.legacy.exec("ALTER TABLE {ns}.customers MODIFY modified DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)").await;
     shop.revamp
         .exec("CREATE FUNCTION {ns}.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;\n\
@@ -162,7 +184,7 @@ async fn restamping_and_triggers_on_the_conflict_column_are_reported() {
 
 #[test]
 fn without_databases_only_the_file_is_checked() {
-    let output = run(&repo("mappings/shop/shop.yaml"), None);
+    let output = run("check", &repo("mappings/shop/shop.yaml"), None);
     assert_eq!(output.status.code(), Some(0));
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(out.contains("the file is valid (2 table pairs)"), "{out}");

@@ -16,6 +16,7 @@ mod error;
 mod hint;
 mod schema;
 mod sql;
+mod triggers;
 mod writer;
 
 pub use catalog::{ColumnInfo, TableInfo};
@@ -24,4 +25,5 @@ pub use error::WriteError;
 pub use hint::debezium_type;
 pub use schema::{Column, TableSchema};
 pub use sql::Dialect;
+pub use triggers::TRIGGER_PREFIX;
 pub use writer::{TablePolicy, Writer};

@@ -14,6 +14,7 @@ use dualsync_conflict::Guard;
 use crate::checkpoint::{self, CHECKPOINT_TABLE, Checkpoint};
 use crate::collapse::collapse;
 use crate::encode::{Bound, bind};
+use crate::triggers;
 use crate::{Dialect, TableSchema, WriteError};
 
 /// Connections held open to the target database.
@@ -121,6 +122,33 @@ impl Writer {
         crate::TableInfo::read(&self.pool, table).await
     }
 
+    /// Installs (or replaces) the trigger that sets `column` of `table` to `local` on every
+    /// insert and update dualsync does not make.
+    pub async fn install_flag_trigger(&self, table: &TableName, column: &str, local: &str) -> Result<(), WriteError> {
+        self.run_all(
+            triggers::install(self.dialect(), table, column, local),
+            &format!("installing the flag trigger on {table}"),
+        )
+        .await
+    }
+
+    /// Removes the flag trigger from `table` (nothing happens if there is none).
+    pub async fn uninstall_flag_trigger(&self, table: &TableName) -> Result<(), WriteError> {
+        self.run_all(triggers::uninstall(self.dialect(), table), &format!("removing the flag trigger from {table}"))
+            .await
+    }
+
+    async fn run_all(&self, statements: Vec<String>, context: &str) -> Result<(), WriteError> {
+        for sql in statements {
+            let result = match &self.pool {
+                Pool::Postgres(pool) => sqlx::raw_sql(AssertSqlSafe(sql)).execute(pool).await.map(drop),
+                Pool::MySql(pool) => sqlx::raw_sql(AssertSqlSafe(sql)).execute(pool).await.map(drop),
+            };
+            result.map_err(WriteError::database(context))?;
+        }
+        Ok(())
+    }
+
     /// The server's version string (e.g. `10.11.19-MariaDB…`, `PostgreSQL 15.20 …`).
     pub async fn server_version(&self) -> Result<String, WriteError> {
         let context = WriteError::database("reading the server version");
@@ -171,9 +199,10 @@ impl Writer {
                 key: &[],
             });
         }
+        let mark = triggers::mark_session(self.dialect());
         match &self.pool {
-            Pool::Postgres(pool) => execute(pool, &statements).await,
-            Pool::MySql(pool) => execute(pool, &statements).await,
+            Pool::Postgres(pool) => execute(pool, mark, &statements).await,
+            Pool::MySql(pool) => execute(pool, mark, &statements).await,
         }
     }
 
@@ -281,7 +310,7 @@ fn statement<'a>(
 }
 
 /// Runs the statements in one transaction.
-async fn execute<DB>(pool: &sqlx::Pool<DB>, statements: &[Statement<'_>]) -> Result<(), WriteError>
+async fn execute<DB>(pool: &sqlx::Pool<DB>, mark: &'static str, statements: &[Statement<'_>]) -> Result<(), WriteError>
 where
     DB: Database,
     DB::Arguments: sqlx::IntoArguments<DB>,
@@ -294,6 +323,8 @@ where
     for<'v> &'v [u8]: Encode<'v, DB> + Type<DB>,
 {
     let mut tx = pool.begin().await.map_err(WriteError::database("beginning a transaction"))?;
+    // Marks the transaction as dualsync's, for the source-flag triggers.
+    sqlx::query::<DB>(mark).execute(&mut *tx).await.map_err(WriteError::database("marking the session"))?;
     for statement in statements {
         let mut query = sqlx::query::<DB>(AssertSqlSafe(statement.sql.clone()));
         for value in &statement.values {

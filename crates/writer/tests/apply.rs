@@ -326,3 +326,38 @@ async fn identical_upserts_write_nothing_on_postgres() {
     writer.apply(&[upsert(&db, 1, "saw", Some(2.5))], &[]).await.unwrap();
     assert_ne!(db.rows(XMIN).await, first, "a changed value is written");
 }
+
+/// With the flag trigger installed, the flag marks the change: dualsync's writes keep its value,
+/// and an application edit of a row dualsync wrote last is stamped as the application's, even
+/// when the application never touches the flag column.
+#[tokio::test]
+async fn flag_triggers_mark_application_changes() {
+    for kind in KINDS {
+        let db = TestDb::new(kind).await;
+        db.exec("CREATE TABLE {ns}.notes (id INTEGER PRIMARY KEY, body VARCHAR(50), origin VARCHAR(16) NOT NULL DEFAULT 'app')").await;
+        let mut writer = Writer::connect(&db.url).await.unwrap();
+        let notes = table(&db, "notes");
+        writer.install_flag_trigger(&notes, "origin", "app").await.unwrap();
+        writer.install_flag_trigger(&notes, "origin", "app").await.unwrap(); // idempotent
+        let row = Row(vec![
+            ("id".into(), Value::Int(1)),
+            ("body".into(), Value::Text("synced".into())),
+            ("origin".into(), Value::Text("dualsync".into())),
+        ]);
+        writer.apply(&[RowChange { table: notes.clone(), kind: RowChangeKind::Upsert(row) }], &[]).await.unwrap();
+        let origins = || db.rows("SELECT CAST(id AS CHAR), body, origin FROM {ns}.notes ORDER BY id");
+        assert_eq!(origins().await, rows(&[&["1", "synced", "dualsync"]]), "{kind:?}: dualsync's write keeps its flag");
+        db.exec("UPDATE {ns}.notes SET body = 'edited' WHERE id = 1").await;
+        db.exec("INSERT INTO {ns}.notes (id, body, origin) VALUES (2, 'new', 'dualsync')").await;
+        assert_eq!(
+            origins().await,
+            rows(&[&["1", "edited", "app"], &["2", "new", "app"]]),
+            "{kind:?}: application changes"
+        );
+        writer.uninstall_flag_trigger(&notes).await.unwrap();
+        db.exec("UPDATE {ns}.notes SET body = 'edited again', origin = 'dualsync' WHERE id = 1").await;
+        assert_eq!(origins().await[0], rows(&[&["1", "edited again", "dualsync"]])[0], "{kind:?}: uninstalled");
+        let info = writer.table_info(&notes).await.unwrap().unwrap();
+        assert!(info.triggers.is_empty(), "{kind:?}: {:?}", info.triggers);
+    }
+}

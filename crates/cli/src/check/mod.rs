@@ -12,18 +12,18 @@ use dualsync_writer::Writer;
 
 use rules::{Severity, check_pair};
 
-/// Arguments of `dualsync check`.
+/// A mapping file and the two databases it maps between.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The mapping file.
     #[arg(long)]
-    config: PathBuf,
-    /// The legacy database (`mysql://…` or `postgres://…`). Without both URLs only the file is checked.
+    pub config: PathBuf,
+    /// The legacy database (`mysql://…` or `postgres://…`).
     #[arg(long, env = "DUALSYNC_LEGACY_URL", hide_env_values = true)]
-    legacy_url: Option<String>,
+    pub legacy_url: Option<String>,
     /// The revamp database.
     #[arg(long, env = "DUALSYNC_REVAMP_URL", hide_env_values = true)]
-    revamp_url: Option<String>,
+    pub revamp_url: Option<String>,
 }
 
 /// Prints a report; exits 1 when there is an error (warnings alone exit 0).

@@ -286,6 +286,12 @@ fn sync_columns(pair: &TablePair, legacy: &TableInfo, revamp: &TableInfo, report
                     .error(format!("sync.source_flag.{side}: column `{}` does not exist in {}", f.column, table.name));
                 continue;
             };
+            if !table.triggers.iter().any(|t| t.starts_with(dualsync_writer::TRIGGER_PREFIX)) {
+                report.warning(format!(
+                    "sync.source_flag.{side}: no dualsync flag trigger on {}; run `dualsync install-triggers` so that an application edit of a row dualsync wrote last is not taken for an echo",
+                    table.name
+                ));
+            }
             for value in [&f.local, &f.dualsync] {
                 if let Some(allowed) = domain(table, c)
                     && !allowed.contains(value)
