@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dualsync_envelope::{Decoder, TypeHints};
-use dualsync_mapping::{Direction, Mapped, Mapping, MappingError, RowChange};
+use dualsync_mapping::{Direction, Mapped, Mapping, MappingError, RowChange, Skip};
 use dualsync_writer::{Checkpoint, TablePolicy, WriteError, Writer, debezium_type};
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -273,7 +273,16 @@ impl Consumer {
                 Ok(Mapped::Apply(change)) => changes.push(change),
                 Ok(Mapped::Skip(reason)) => {
                     skipped += 1;
-                    debug!(topic, partition, offset, ?reason, "event skipped");
+                    if reason == Skip::Truncate {
+                        warn!(
+                            topic,
+                            partition,
+                            offset,
+                            "truncate ignored; set `sync.truncate: apply` in the mapping to apply truncates"
+                        );
+                    } else {
+                        debug!(topic, partition, offset, ?reason, "event skipped");
+                    }
                 }
                 Err(source) => return Err(ConsumerError::Map { topic: topic.to_string(), partition, offset, source }),
             }

@@ -22,6 +22,8 @@ pub enum RowChangeKind {
     Upsert(Row),
     /// Delete the row with this key (the row holds at least the key columns, target names).
     Delete(Row),
+    /// Empty the table (a truncate, when the mapping says `sync.truncate: apply`).
+    Truncate,
 }
 
 /// Why an event produces nothing to write.
@@ -31,7 +33,7 @@ pub enum Skip {
     Tombstone,
     /// The event's table is not in the mapping.
     UnmappedTable,
-    /// A truncate, which this version does not apply.
+    /// A truncate, ignored as the mapping says (`sync.truncate: ignore`, the default).
     Truncate,
     /// A logical decoding message, which is not a row change.
     Message,
@@ -114,15 +116,21 @@ impl Mapping {
 
     /// Maps one change event for writing in `direction`.
     pub fn map_event(&self, direction: Direction, event: &ChangeEvent) -> Result<Mapped, MapError> {
-        match event.op {
-            Op::Message => return Ok(Mapped::Skip(Skip::Message)),
-            Op::Truncate => return Ok(Mapped::Skip(Skip::Truncate)),
-            _ => {}
+        if event.op == Op::Message {
+            return Ok(Mapped::Skip(Skip::Message));
         }
         let table = event.source.table.as_deref().ok_or(MapError::NoTable)?;
         let Some(pair) = self.route(direction, event.source.namespace(), table) else {
             return Ok(Mapped::Skip(Skip::UnmappedTable));
         };
+        if event.op == Op::Truncate {
+            return Ok(match pair.sync.truncate {
+                crate::spec::TruncateMode::Apply => {
+                    Mapped::Apply(RowChange { table: pair.target(direction).clone(), kind: RowChangeKind::Truncate })
+                }
+                crate::spec::TruncateMode::Ignore => Mapped::Skip(Skip::Truncate),
+            });
+        }
         if let Some(flag) = pair.source_flag(direction)
             && dualsync_loopguard::is_echo(event, flag)
         {

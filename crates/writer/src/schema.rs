@@ -23,6 +23,9 @@ pub struct TableSchema {
     pub columns: Vec<Column>,
     /// Its primary-key columns, in key order; never empty.
     pub key: Vec<String>,
+    /// PostgreSQL: the sequence that generates the (single-column) primary key, if any
+    /// (SERIAL or IDENTITY). After dualsync inserts explicit ids, it is advanced past them.
+    pub sequence: Option<String>,
 }
 
 impl TableSchema {
@@ -43,7 +46,7 @@ impl TableSchema {
         }
         key.sort();
         let columns = rows.into_iter().map(|(name, sql_type, _)| Column { name, sql_type }).collect();
-        Ok(TableSchema { name: name.clone(), columns, key: key.into_iter().map(|(_, n)| n).collect() })
+        Ok(TableSchema { name: name.clone(), columns, key: key.into_iter().map(|(_, n)| n).collect(), sequence: None })
     }
 
     /// Reads a PostgreSQL table's columns and primary key. An unqualified name resolves through
@@ -63,7 +66,16 @@ impl TableSchema {
         .await
         .map_err(WriteError::database(format!("reading the columns of {name}")))?;
         let rows = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
-        TableSchema::from_rows(name, rows)
+        let mut schema = TableSchema::from_rows(name, rows)?;
+        if let [key] = schema.key.as_slice() {
+            schema.sequence = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
+                .bind(&regclass)
+                .bind(key)
+                .fetch_one(pool)
+                .await
+                .map_err(WriteError::database(format!("reading the key sequence of {name}")))?;
+        }
+        Ok(schema)
     }
 
     /// Reads a MySQL/MariaDB table's columns and primary key. An unqualified name resolves in the

@@ -179,6 +179,7 @@ mod tests {
                 Column { name: "na`me".into(), sql_type: "text".into() },
             ],
             key: vec!["id".into()],
+            sequence: None,
         }
     }
 

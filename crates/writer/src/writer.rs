@@ -168,6 +168,11 @@ impl Writer {
             let schema = self.schema(&change.table).await?;
             let row = match &change.kind {
                 RowChangeKind::Upsert(row) | RowChangeKind::Delete(row) => row,
+                // A truncate keeps its place among the changes around it.
+                RowChangeKind::Truncate => {
+                    keys.push(format!("\u{0}truncate {i}"));
+                    continue;
+                }
             };
             let values: Option<Vec<&Value>> = schema.key.iter().map(|k| row.get(k)).collect();
             keys.push(match values {
@@ -184,6 +189,27 @@ impl Writer {
         let mut statements = Vec::with_capacity(changes.len() + checkpoints.len());
         for (change, schema) in changes.iter().zip(&schemas) {
             statements.push(statement(self.dialect(), schema, self.policies.get(&change.table), change)?);
+        }
+        // Explicit ids written into a table whose key a sequence generates: move the sequence past
+        // them, so the next local insert does not collide.
+        let mut advanced: Vec<&TableName> = Vec::new();
+        for (change, schema) in changes.iter().zip(&schemas) {
+            if let (RowChangeKind::Upsert(_), Some(sequence)) = (&change.kind, &schema.sequence)
+                && !advanced.contains(&&change.table)
+            {
+                advanced.push(&change.table);
+                statements.push(Statement {
+                    sql: format!(
+                        "SELECT setval($1::regclass, m) FROM (SELECT max({})::bigint AS m FROM {}) x \
+                         WHERE m IS NOT NULL AND m > coalesce(pg_sequence_last_value($1::regclass), 0)",
+                        self.dialect().quote(&schema.key[0]),
+                        self.dialect().table(&schema.name)
+                    ),
+                    values: vec![Bound::Text(sequence.as_str().into())],
+                    context: format!("advancing the sequence {sequence}"),
+                    key: &[],
+                });
+            }
         }
         let checkpoint_sql = checkpoint::upsert_sql(self.dialect());
         for c in checkpoints {
@@ -288,6 +314,16 @@ fn statement<'a>(
                 key: &schema.key,
             })
         }
+        // MySQL's TRUNCATE commits the transaction by itself, so it deletes every row instead.
+        RowChangeKind::Truncate => Ok(Statement {
+            sql: match dialect {
+                Dialect::Postgres => format!("TRUNCATE {}", dialect.table(&schema.name)),
+                Dialect::MySql => format!("DELETE FROM {}", dialect.table(&schema.name)),
+            },
+            values: Vec::new(),
+            context: format!("truncate {table}"),
+            key: &[],
+        }),
         RowChangeKind::Delete(key) => match policy.and_then(|p| p.soft_delete.as_ref()) {
             Some((column, value)) => {
                 let mut values = vec![encode(column, value)?];
