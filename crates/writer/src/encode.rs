@@ -99,33 +99,63 @@ fn bit_string(bytes: &[u8], length: u32) -> String {
         .collect()
 }
 
-/// A PostgreSQL array literal: `{"a","b",NULL}`, elements quoted with `"` and `\` escaped.
+/// A PostgreSQL array literal of `Value`s: `{"a","b",NULL}`; nested arrays nest.
 fn pg_array(items: &[Value]) -> Result<String, String> {
+    let mut elements = Vec::with_capacity(items.len());
+    for item in items {
+        elements.push(match item {
+            Value::Null => PgElement::Null,
+            Value::Array(inner) => PgElement::Raw(pg_array(inner)?),
+            other => PgElement::Text(bound_text(&bind(other, Dialect::Postgres)?).unwrap_or_default()),
+        });
+    }
+    Ok(pg_array_literal(elements))
+}
+
+/// One element of a PostgreSQL array literal.
+pub(crate) enum PgElement {
+    /// NULL.
+    Null,
+    /// A value, quoted and escaped.
+    Text(String),
+    /// A nested array literal, as is.
+    Raw(String),
+}
+
+/// `{…}` from elements: text quoted with `"` and `\` escaped.
+pub(crate) fn pg_array_literal(elements: impl IntoIterator<Item = PgElement>) -> String {
     let mut out = String::from("{");
-    for (i, item) in items.iter().enumerate() {
+    for (i, element) in elements.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        match item {
-            Value::Null => out.push_str("NULL"),
-            Value::Array(inner) => out.push_str(&pg_array(inner)?),
-            other => {
-                let element = match bind(other, Dialect::Postgres)? {
-                    Bound::Text(s) => s.into_owned(),
-                    Bound::Bool(b) => b.to_string(),
-                    Bound::Int(i) => i.to_string(),
-                    Bound::Float(x) => x.to_string(),
-                    Bound::Bytes(b) => format!("\\\\x{}", hex::encode(b)),
-                    Bound::Null => "NULL".into(),
-                };
+        match element {
+            PgElement::Null => out.push_str("NULL"),
+            PgElement::Raw(raw) => out.push_str(&raw),
+            PgElement::Text(text) => {
                 out.push('"');
-                out.push_str(&element.replace('\\', "\\\\").replace('"', "\\\""));
+                out.push_str(&text.replace('\\', "\\\\").replace('"', "\\\""));
                 out.push('"');
             }
         }
     }
     out.push('}');
-    Ok(out)
+    out
+}
+
+/// A bound parameter as the text PostgreSQL parses for it (`None` for NULL): booleans `t`/`f`,
+/// doubles in their shortest exact form (and `NaN`, `Infinity`), bytes as `\x…` hex.
+pub(crate) fn bound_text(bound: &Bound<'_>) -> Option<String> {
+    Some(match bound {
+        Bound::Null => return None,
+        Bound::Bool(b) => if *b { "t" } else { "f" }.to_string(),
+        Bound::Int(i) => i.to_string(),
+        Bound::Float(x) if x.is_nan() => "NaN".to_string(),
+        Bound::Float(x) if x.is_infinite() => if *x > 0.0 { "Infinity" } else { "-Infinity" }.to_string(),
+        Bound::Float(x) => x.to_string(),
+        Bound::Text(s) => s.to_string(),
+        Bound::Bytes(b) => format!("\\x{}", hex::encode(b)),
+    })
 }
 
 fn json_value(value: &Value) -> String {

@@ -53,10 +53,13 @@ impl Dialect {
     /// that the row found has the incoming primary key; if not (the row collided on a secondary
     /// unique key), it assigns NULL to the key column, which fails the statement instead of
     /// merging two different rows.
-    pub fn upsert(self, schema: &TableSchema, columns: &[&str], guard: Option<&Guard>) -> String {
+    ///
+    /// The statement writes `rows` rows. PostgreSQL takes each column's values as one text array
+    /// (`UNNEST($1::text[], …)`, cast to the column types), so a column set has one statement
+    /// shape whatever the row count; MySQL repeats the `VALUES` tuple.
+    pub fn upsert(self, schema: &TableSchema, columns: &[&str], rows: usize, guard: Option<&Guard>) -> String {
         let table = self.table(&schema.name);
         let names: Vec<String> = columns.iter().map(|c| self.quote(c)).collect();
-        let values: Vec<String> = columns.iter().enumerate().map(|(i, c)| self.placeholder(i + 1, schema, c)).collect();
         let is_key = |c: &str| schema.key.iter().any(|k| k == c);
         let guard = guard.filter(|g| columns.contains(&g.column.as_str()) && !is_key(&g.column));
         // The guard column is assigned last: MySQL evaluates assignments left to right, so every
@@ -70,9 +73,9 @@ impl Dialect {
             Dialect::Postgres => {
                 let key: Vec<String> = schema.key.iter().map(|k| self.quote(k)).collect();
                 let mut sql = format!(
-                    "INSERT INTO {table} AS target ({}) VALUES ({}) ON CONFLICT ({}) DO ",
+                    "INSERT INTO {table} AS target ({}) {} ON CONFLICT ({}) DO ",
                     names.join(", "),
-                    values.join(", "),
+                    self.unnest(schema, columns),
                     key.join(", ")
                 );
                 if updates.is_empty() {
@@ -127,14 +130,30 @@ impl Dialect {
                         None => format!("{c} = VALUES({c})"),
                     });
                 }
+                let tuple = format!("({})", vec!["?"; columns.len()].join(", "));
                 format!(
-                    "INSERT INTO {table} ({}) VALUES ({}) ON DUPLICATE KEY UPDATE {}",
+                    "INSERT INTO {table} ({}) VALUES {} ON DUPLICATE KEY UPDATE {}",
                     names.join(", "),
-                    values.join(", "),
+                    vec![tuple; rows].join(", "),
                     set.join(", ")
                 )
             }
         }
+    }
+
+    /// PostgreSQL: `SELECT u.c::type, … FROM UNNEST($1::text[], …) AS u(c, …)`, the columns'
+    /// values as text arrays, one parameter per column.
+    fn unnest(self, schema: &TableSchema, columns: &[&str]) -> String {
+        let typed: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let ty = schema.column(c).map_or("text", |col| col.sql_type.as_str());
+                format!("u.{}::{ty}", self.quote(c))
+            })
+            .collect();
+        let arrays: Vec<String> = (1..=columns.len()).map(|i| format!("${i}::text[]")).collect();
+        let aliases: Vec<String> = columns.iter().map(|c| self.quote(c)).collect();
+        format!("SELECT {} FROM UNNEST({}) AS u({})", typed.join(", "), arrays.join(", "), aliases.join(", "))
     }
 
     /// `UPDATE … SET` the soft-delete columns `WHERE` every primary-key column equals its
@@ -154,15 +173,35 @@ impl Dialect {
         format!("UPDATE {} SET {} WHERE {}", self.table(&schema.name), assignments.join(", "), conditions.join(" AND "))
     }
 
-    /// `DELETE … WHERE` every primary-key column equals its parameter, in `schema.key` order.
-    pub fn delete(self, schema: &TableSchema) -> String {
-        let conditions: Vec<String> = schema
-            .key
-            .iter()
-            .enumerate()
-            .map(|(i, k)| format!("{} = {}", self.quote(k), self.placeholder(i + 1, schema, k)))
-            .collect();
-        format!("DELETE FROM {} WHERE {}", self.table(&schema.name), conditions.join(" AND "))
+    /// `DELETE` the `rows` rows whose primary keys are given: PostgreSQL joins the key columns'
+    /// text arrays (one parameter per key column), MySQL lists key tuples.
+    pub fn delete(self, schema: &TableSchema, rows: usize) -> String {
+        let table = self.table(&schema.name);
+        let key: Vec<&str> = schema.key.iter().map(String::as_str).collect();
+        match self {
+            Dialect::Postgres => {
+                let conditions: Vec<String> = key
+                    .iter()
+                    .map(|k| {
+                        let ty = schema.column(k).map_or("text", |c| c.sql_type.as_str());
+                        format!("target.{0} = u.{0}::{ty}", self.quote(k))
+                    })
+                    .collect();
+                let arrays: Vec<String> = (1..=key.len()).map(|i| format!("${i}::text[]")).collect();
+                let aliases: Vec<String> = key.iter().map(|k| self.quote(k)).collect();
+                format!(
+                    "DELETE FROM {table} AS target USING UNNEST({}) AS u({}) WHERE {}",
+                    arrays.join(", "),
+                    aliases.join(", "),
+                    conditions.join(" AND ")
+                )
+            }
+            Dialect::MySql => {
+                let names: Vec<String> = key.iter().map(|k| self.quote(k)).collect();
+                let tuple = format!("({})", vec!["?"; key.len()].join(", "));
+                format!("DELETE FROM {table} WHERE ({}) IN ({})", names.join(", "), vec![tuple; rows].join(", "))
+            }
+        }
     }
 }
 
@@ -187,14 +226,17 @@ mod tests {
     fn postgres_upsert_and_delete() {
         let s = schema();
         assert_eq!(
-            Dialect::Postgres.upsert(&s, &["id", "na`me"], None),
-            r#"INSERT INTO "s"."t""x" AS target ("id", "na`me") VALUES ($1::integer, $2::text) ON CONFLICT ("id") DO UPDATE SET "na`me" = EXCLUDED."na`me" WHERE ROW(target."na`me") IS DISTINCT FROM ROW(EXCLUDED."na`me")"#
+            Dialect::Postgres.upsert(&s, &["id", "na`me"], 2, None),
+            r#"INSERT INTO "s"."t""x" AS target ("id", "na`me") SELECT u."id"::integer, u."na`me"::text FROM UNNEST($1::text[], $2::text[]) AS u("id", "na`me") ON CONFLICT ("id") DO UPDATE SET "na`me" = EXCLUDED."na`me" WHERE ROW(target."na`me") IS DISTINCT FROM ROW(EXCLUDED."na`me")"#
         );
         assert_eq!(
-            Dialect::Postgres.upsert(&s, &["id"], None),
-            r#"INSERT INTO "s"."t""x" AS target ("id") VALUES ($1::integer) ON CONFLICT ("id") DO NOTHING"#
+            Dialect::Postgres.upsert(&s, &["id"], 1, None),
+            r#"INSERT INTO "s"."t""x" AS target ("id") SELECT u."id"::integer FROM UNNEST($1::text[]) AS u("id") ON CONFLICT ("id") DO NOTHING"#
         );
-        assert_eq!(Dialect::Postgres.delete(&s), r#"DELETE FROM "s"."t""x" WHERE "id" = $1::integer"#);
+        assert_eq!(
+            Dialect::Postgres.delete(&s, 3),
+            r#"DELETE FROM "s"."t""x" AS target USING UNNEST($1::text[]) AS u("id") WHERE target."id" = u."id"::integer"#
+        );
         assert_eq!(
             Dialect::Postgres.soft_delete(&s, &["na`me"]),
             r#"UPDATE "s"."t""x" SET "na`me" = $1::text WHERE "id" = $2::integer"#
@@ -205,14 +247,14 @@ mod tests {
     fn mysql_upsert_and_delete() {
         let s = schema();
         assert_eq!(
-            Dialect::MySql.upsert(&s, &["id", "na`me"], None),
-            "INSERT INTO `s`.`t\"x` (`id`, `na``me`) VALUES (?, ?) ON DUPLICATE KEY UPDATE `id` = IF(`id` <=> VALUES(`id`), `id`, NULL), `na``me` = VALUES(`na``me`)"
+            Dialect::MySql.upsert(&s, &["id", "na`me"], 2, None),
+            "INSERT INTO `s`.`t\"x` (`id`, `na``me`) VALUES (?, ?), (?, ?) ON DUPLICATE KEY UPDATE `id` = IF(`id` <=> VALUES(`id`), `id`, NULL), `na``me` = VALUES(`na``me`)"
         );
         assert_eq!(
-            Dialect::MySql.upsert(&s, &["id"], None),
+            Dialect::MySql.upsert(&s, &["id"], 1, None),
             "INSERT INTO `s`.`t\"x` (`id`) VALUES (?) ON DUPLICATE KEY UPDATE `id` = IF(`id` <=> VALUES(`id`), `id`, NULL)"
         );
-        assert_eq!(Dialect::MySql.delete(&s), "DELETE FROM `s`.`t\"x` WHERE `id` = ?");
+        assert_eq!(Dialect::MySql.delete(&s, 2), "DELETE FROM `s`.`t\"x` WHERE (`id`) IN ((?), (?))");
     }
 
     #[test]
@@ -220,12 +262,11 @@ mod tests {
         let mut s = schema();
         s.columns.push(Column { name: "ts".into(), sql_type: "timestamp with time zone".into() });
         let guard = Guard { kind: dualsync_conflict::Kind::Timestamp, column: "ts".into(), incoming_wins_ties: false };
+        assert!(Dialect::Postgres.upsert(&s, &["id", "ts", "na`me"], 1, Some(&guard)).ends_with(
+            r#"DO UPDATE SET "na`me" = EXCLUDED."na`me", "ts" = EXCLUDED."ts" WHERE ROW(target."na`me", target."ts") IS DISTINCT FROM ROW(EXCLUDED."na`me", EXCLUDED."ts") AND (target."ts" IS NULL OR target."ts" < EXCLUDED."ts")"#
+        ));
         assert_eq!(
-            Dialect::Postgres.upsert(&s, &["id", "ts", "na`me"], Some(&guard)),
-            r#"INSERT INTO "s"."t""x" AS target ("id", "ts", "na`me") VALUES ($1::integer, $2::timestamp with time zone, $3::text) ON CONFLICT ("id") DO UPDATE SET "na`me" = EXCLUDED."na`me", "ts" = EXCLUDED."ts" WHERE ROW(target."na`me", target."ts") IS DISTINCT FROM ROW(EXCLUDED."na`me", EXCLUDED."ts") AND (target."ts" IS NULL OR target."ts" < EXCLUDED."ts")"#
-        );
-        assert_eq!(
-            Dialect::MySql.upsert(&s, &["id", "ts", "na`me"], Some(&guard)),
+            Dialect::MySql.upsert(&s, &["id", "ts", "na`me"], 1, Some(&guard)),
             "INSERT INTO `s`.`t\"x` (`id`, `ts`, `na``me`) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE `id` = IF(`id` <=> VALUES(`id`), `id`, NULL), \
              `na``me` = IF((`ts` IS NULL OR `ts` < VALUES(`ts`)), VALUES(`na``me`), `na``me`), `ts` = IF((`ts` IS NULL OR `ts` < VALUES(`ts`)), VALUES(`ts`), `ts`)"
         );

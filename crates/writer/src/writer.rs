@@ -13,7 +13,8 @@ use dualsync_conflict::Guard;
 
 use crate::checkpoint::{self, CHECKPOINT_TABLE, Checkpoint};
 use crate::collapse::collapse;
-use crate::encode::{Bound, bind};
+use crate::encode::Bound;
+use crate::plan::{Statement, plan};
 use crate::triggers;
 use crate::{Dialect, TableSchema, WriteError};
 
@@ -48,15 +49,6 @@ pub struct TablePolicy {
 pub(crate) enum Pool {
     Postgres(PgPool),
     MySql(MySqlPool),
-}
-
-/// One statement of a batch with the values to bind, in placeholder order.
-struct Statement<'a> {
-    sql: String,
-    values: Vec<Bound<'a>>,
-    context: String,
-    /// For upserts, the key columns: a NULL assigned to one of them means a unique-key collision.
-    key: &'a [String],
 }
 
 impl Writer {
@@ -186,10 +178,7 @@ impl Writer {
         for change in &changes {
             schemas.push(self.schema(&change.table).await?);
         }
-        let mut statements = Vec::with_capacity(changes.len() + checkpoints.len());
-        for (change, schema) in changes.iter().zip(&schemas) {
-            statements.push(statement(self.dialect(), schema, self.policies.get(&change.table), change)?);
-        }
+        let mut statements = plan(self.dialect(), &changes, &schemas, &self.policies)?;
         // Explicit ids written into a table whose key a sequence generates: move the sequence past
         // them, so the next local insert does not collide.
         let mut advanced: Vec<&TableName> = Vec::new();
@@ -266,82 +255,6 @@ impl Writer {
                 source,
             }),
         }
-    }
-}
-
-/// The SQL and bound values for one change, checked against the target table. Columns whose
-/// value is [`Value::Unavailable`] (unchanged TOAST) are left out, so the row keeps its value.
-fn statement<'a>(
-    dialect: Dialect,
-    schema: &'a TableSchema,
-    policy: Option<&'a TablePolicy>,
-    change: &'a RowChange,
-) -> Result<Statement<'a>, WriteError> {
-    let table = schema.name.to_string();
-    let encode = |column: &str, value: &'a Value| {
-        bind(value, dialect).map_err(|reason| WriteError::Unwritable {
-            table: table.clone(),
-            column: column.to_string(),
-            reason,
-        })
-    };
-    let key_values = |row: &'a dualsync_envelope::Row, op: &'static str| -> Result<Vec<Bound<'a>>, WriteError> {
-        let mut values = Vec::with_capacity(schema.key.len());
-        for column in &schema.key {
-            match row.get(column) {
-                Some(value) if !matches!(value, Value::Null | Value::Unavailable) => {
-                    values.push(encode(column, value)?)
-                }
-                _ => return Err(WriteError::MissingKey { table: table.clone(), column: column.clone(), op }),
-            }
-        }
-        Ok(values)
-    };
-    match &change.kind {
-        RowChangeKind::Upsert(row) => {
-            if let Some((column, _)) = row.iter().find(|(c, _)| schema.column(c).is_none()) {
-                return Err(WriteError::UnknownColumn { table, column: column.to_string() });
-            }
-            key_values(row, "upsert")?;
-            let present: Vec<(&str, &Value)> = row.iter().filter(|(_, v)| **v != Value::Unavailable).collect();
-            let columns: Vec<&str> = present.iter().map(|(c, _)| *c).collect();
-            let values = present.iter().map(|(c, v)| encode(c, v)).collect::<Result<_, _>>()?;
-            let guard = policy.and_then(|p| p.guard.as_ref());
-            Ok(Statement {
-                sql: dialect.upsert(schema, &columns, guard),
-                values,
-                context: format!("upsert into {table}"),
-                key: &schema.key,
-            })
-        }
-        // MySQL's TRUNCATE commits the transaction by itself, so it deletes every row instead.
-        RowChangeKind::Truncate => Ok(Statement {
-            sql: match dialect {
-                Dialect::Postgres => format!("TRUNCATE {}", dialect.table(&schema.name)),
-                Dialect::MySql => format!("DELETE FROM {}", dialect.table(&schema.name)),
-            },
-            values: Vec::new(),
-            context: format!("truncate {table}"),
-            key: &[],
-        }),
-        RowChangeKind::Delete(key) => match policy.and_then(|p| p.soft_delete.as_ref()) {
-            Some((column, value)) => {
-                let mut values = vec![encode(column, value)?];
-                values.extend(key_values(key, "delete")?);
-                Ok(Statement {
-                    sql: dialect.soft_delete(schema, &[column.as_str()]),
-                    values,
-                    context: format!("soft delete in {table}"),
-                    key: &[],
-                })
-            }
-            None => Ok(Statement {
-                sql: dialect.delete(schema),
-                values: key_values(key, "delete")?,
-                context: format!("delete from {table}"),
-                key: &[],
-            }),
-        },
     }
 }
 
