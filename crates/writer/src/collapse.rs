@@ -1,5 +1,6 @@
 //! Several changes to one row within a batch collapse to the row's final state.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use dualsync_envelope::Value;
@@ -9,13 +10,13 @@ use dualsync_mapping::{RowChange, RowChangeKind};
 /// last change of each row wins and takes the place of that last occurrence, so the final states
 /// keep their relative order. A later upsert that lacks a value (unchanged TOAST) keeps the value
 /// an earlier upsert of the batch gave; a delete followed by a create is a create.
-pub(crate) fn collapse(changes: &[RowChange], keys: &[String]) -> Vec<RowChange> {
+pub(crate) fn collapse<'a>(changes: &'a [RowChange], keys: &[String]) -> Cow<'a, [RowChange]> {
     let mut last: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
     for (i, key) in keys.iter().enumerate() {
         last.insert(key.as_str(), i);
     }
     if last.len() == changes.len() {
-        return changes.to_vec();
+        return Cow::Borrowed(changes);
     }
     let mut state: HashMap<&str, RowChange> = HashMap::new();
     let mut out = Vec::with_capacity(last.len());
@@ -40,7 +41,7 @@ pub(crate) fn collapse(changes: &[RowChange], keys: &[String]) -> Vec<RowChange>
             state.insert(key.as_str(), merged);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -60,6 +61,7 @@ mod tests {
     fn run(input: Vec<(RowChange, String)>) -> Vec<(i64, &'static str, Value)> {
         let (changes, keys): (Vec<_>, Vec<_>) = input.into_iter().unzip();
         collapse(&changes, &keys)
+            .into_owned()
             .into_iter()
             .map(|c| match c.kind {
                 RowChangeKind::Upsert(r) => (r.0[0].1.clone(), "u", r.0[1].1.clone()),

@@ -175,7 +175,7 @@ impl Writer {
         }
         let changes = collapse(changes, &keys);
         let mut schemas = Vec::with_capacity(changes.len());
-        for change in &changes {
+        for change in changes.iter() {
             schemas.push(self.schema(&change.table).await?);
         }
         let mut statements = plan(self.dialect(), &changes, &schemas, &self.policies)?;

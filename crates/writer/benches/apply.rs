@@ -1,0 +1,142 @@
+//! Apply throughput against the real services, beside the database's own bulk-load ceiling and a
+//! naive applier, measured in the same run (the machine is shared, so only ratios travel).
+//!
+//! `cargo bench -p dualsync-writer --bench apply` (services from `testing/services.sh up`, env
+//! from `testing/services.sh env`). `BENCH_ROWS` (default 200000) rows are inserted, then
+//! updated, in batches of `BENCH_BATCH` (default 500, the consumer's default) — one transaction
+//! per batch, as the consumer applies them. The ceiling is PostgreSQL `COPY` / the largest
+//! multi-row MariaDB `INSERT` of the same rows in one transaction; the naive applier writes one
+//! single-row upsert per event, each in its own transaction, over `BENCH_NAIVE_ROWS` (default
+//! 10000) rows.
+
+use std::time::Instant;
+
+use dualsync_envelope::{Row, Value};
+use dualsync_mapping::{RowChange, RowChangeKind, TableName};
+use dualsync_testkit::{Kind, TestDb};
+use dualsync_writer::Writer;
+use sqlx::{AssertSqlSafe, Connection};
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+const COLUMNS: &str =
+    "id BIGINT PRIMARY KEY, name VARCHAR(64), qty INTEGER, price NUMERIC(12,2), note VARCHAR(64), active BOOLEAN";
+
+fn row(id: i64, round: i64) -> Row {
+    Row(vec![
+        ("id".into(), Value::Int(id)),
+        ("name".into(), Value::Text(format!("item {id} r{round}"))),
+        ("qty".into(), Value::Int(id % 1000 + round)),
+        ("price".into(), Value::Decimal(bigdecimal::BigDecimal::new((id * 7 + round).into(), 2))),
+        ("note".into(), Value::Text("a note of modest length".into())),
+        ("active".into(), Value::Bool((id + round) % 2 == 0)),
+    ])
+}
+
+fn upserts(table: &TableName, ids: std::ops::Range<i64>, round: i64) -> Vec<RowChange> {
+    ids.map(|id| RowChange { table: table.clone(), kind: RowChangeKind::Upsert(row(id, round)) }).collect()
+}
+
+async fn fresh(db: &TestDb, name: &str) -> TableName {
+    db.exec(&format!("CREATE TABLE {{ns}}.{name} ({COLUMNS})")).await;
+    TableName { namespace: Some(db.namespace.clone()), name: name.into() }
+}
+
+/// Rows per second applying `changes` in batches, one transaction each.
+async fn apply_rate(writer: &mut Writer, changes: &[RowChange], batch: usize) -> f64 {
+    let started = Instant::now();
+    for chunk in changes.chunks(batch) {
+        writer.apply(chunk, &[]).await.expect("apply");
+    }
+    changes.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The database's bulk-load ceiling for the same rows, rows per second.
+async fn ceiling(db: &TestDb, table: &TableName, rows: usize) -> f64 {
+    let qualified = match db.kind {
+        Kind::Postgres => format!("\"{}\".\"{}\"", db.namespace, table.name),
+        Kind::MySql => format!("`{}`.`{}`", db.namespace, table.name),
+    };
+    let text = |id: i64| {
+        let r = row(id, 0);
+        let v = |i: usize| r.0[i].1.to_string().trim_matches('"').to_string();
+        (v(0), v(1), v(2), v(3), v(4), if matches!(r.0[5].1, Value::Bool(true)) { "1" } else { "0" })
+    };
+    match db.kind {
+        Kind::Postgres => {
+            let mut data = String::with_capacity(rows * 64);
+            for id in 0..rows as i64 {
+                let (a, b, c, d, e, f) = text(id);
+                data.push_str(&format!("{a},{b},{c},{d},{e},{}\n", if f == "1" { "t" } else { "f" }));
+            }
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+            let started = Instant::now();
+            let mut copy =
+                conn.copy_in_raw(&format!("COPY {qualified} FROM STDIN WITH (FORMAT csv)")).await.expect("copy");
+            copy.send(data.as_bytes()).await.expect("send");
+            copy.finish().await.expect("finish");
+            rows as f64 / started.elapsed().as_secs_f64()
+        }
+        Kind::MySql => {
+            let mut conn = sqlx::MySqlConnection::connect(&db.url).await.expect("connect");
+            let started = Instant::now();
+            let mut tx = conn.begin().await.expect("begin");
+            for chunk in (0..rows as i64).collect::<Vec<_>>().chunks(10_000) {
+                let values: Vec<String> = chunk
+                    .iter()
+                    .map(|id| {
+                        let (a, b, c, d, e, f) = text(*id);
+                        format!("({a},'{b}',{c},{d},'{e}',{f})")
+                    })
+                    .collect();
+                sqlx::raw_sql(AssertSqlSafe(format!("INSERT INTO {qualified} VALUES {}", values.join(","))))
+                    .execute(&mut *tx)
+                    .await
+                    .expect("insert");
+            }
+            tx.commit().await.expect("commit");
+            rows as f64 / started.elapsed().as_secs_f64()
+        }
+    }
+}
+
+/// A naive applier: one single-row upsert per event, each in its own transaction.
+async fn naive_rate(writer: &mut Writer, changes: &[RowChange]) -> f64 {
+    let started = Instant::now();
+    for change in changes {
+        writer.apply(std::slice::from_ref(change), &[]).await.expect("apply");
+    }
+    changes.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let rows = setting("BENCH_ROWS", 200_000);
+    let batch = setting("BENCH_BATCH", 500);
+    let naive_rows = setting("BENCH_NAIVE_ROWS", 10_000);
+    println!(
+        "apply throughput: {rows} rows inserted then updated, batches of {batch}; naive applier over {naive_rows} rows"
+    );
+    for kind in [Kind::Postgres, Kind::MySql] {
+        let db = TestDb::new(kind).await;
+        let mut writer = Writer::connect(&db.url).await.expect("writer");
+        let bulk = fresh(&db, "bulk").await;
+        let ceiling = ceiling(&db, &bulk, rows).await;
+        let ours = fresh(&db, "ours").await;
+        let inserts = apply_rate(&mut writer, &upserts(&ours, 0..rows as i64, 0), batch).await;
+        let updates = apply_rate(&mut writer, &upserts(&ours, 0..rows as i64, 1), batch).await;
+        let naive = fresh(&db, "naive").await;
+        let naive_inserts = naive_rate(&mut writer, &upserts(&naive, 0..naive_rows as i64, 0)).await;
+        let naive_updates = naive_rate(&mut writer, &upserts(&naive, 0..naive_rows as i64, 1)).await;
+        println!(
+            "{kind:?}: ceiling {ceiling:>8.0} rows/s | inserts {inserts:>8.0} rows/s ({:.0}% of ceiling, {:.1}x naive {naive_inserts:.0}) \
+             | updates {updates:>8.0} rows/s ({:.0}% of ceiling, {:.1}x naive {naive_updates:.0})",
+            100.0 * inserts / ceiling,
+            inserts / naive_inserts,
+            100.0 * updates / ceiling,
+            updates / naive_updates,
+        );
+    }
+}
