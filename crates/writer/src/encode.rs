@@ -101,61 +101,55 @@ fn bit_string(bytes: &[u8], length: u32) -> String {
 
 /// A PostgreSQL array literal of `Value`s: `{"a","b",NULL}`; nested arrays nest.
 fn pg_array(items: &[Value]) -> Result<String, String> {
-    let mut elements = Vec::with_capacity(items.len());
-    for item in items {
-        elements.push(match item {
-            Value::Null => PgElement::Null,
-            Value::Array(inner) => PgElement::Raw(pg_array(inner)?),
-            other => PgElement::Text(bound_text(&bind(other, Dialect::Postgres)?).unwrap_or_default()),
-        });
-    }
-    Ok(pg_array_literal(elements))
-}
-
-/// One element of a PostgreSQL array literal.
-pub(crate) enum PgElement {
-    /// NULL.
-    Null,
-    /// A value, quoted and escaped.
-    Text(String),
-    /// A nested array literal, as is.
-    Raw(String),
-}
-
-/// `{…}` from elements: text quoted with `"` and `\` escaped.
-pub(crate) fn pg_array_literal(elements: impl IntoIterator<Item = PgElement>) -> String {
     let mut out = String::from("{");
-    for (i, element) in elements.into_iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        match element {
-            PgElement::Null => out.push_str("NULL"),
-            PgElement::Raw(raw) => out.push_str(&raw),
-            PgElement::Text(text) => {
-                out.push('"');
-                out.push_str(&text.replace('\\', "\\\\").replace('"', "\\\""));
-                out.push('"');
-            }
+        match item {
+            Value::Array(inner) => out.push_str(&pg_array(inner)?),
+            other => push_pg_element(&mut out, &bind(other, Dialect::Postgres)?),
         }
     }
     out.push('}');
-    out
+    Ok(out)
 }
 
-/// A bound parameter as the text PostgreSQL parses for it (`None` for NULL): booleans `t`/`f`,
-/// doubles in their shortest exact form (and `NaN`, `Infinity`), bytes as `\x…` hex.
-pub(crate) fn bound_text(bound: &Bound<'_>) -> Option<String> {
-    Some(match bound {
-        Bound::Null => return None,
-        Bound::Bool(b) => if *b { "t" } else { "f" }.to_string(),
-        Bound::Int(i) => i.to_string(),
-        Bound::Float(x) if x.is_nan() => "NaN".to_string(),
-        Bound::Float(x) if x.is_infinite() => if *x > 0.0 { "Infinity" } else { "-Infinity" }.to_string(),
-        Bound::Float(x) => x.to_string(),
-        Bound::Text(s) => s.to_string(),
-        Bound::Bytes(b) => format!("\\x{}", hex::encode(b)),
-    })
+/// Appends a parameter to a PostgreSQL array literal being built, as the text PostgreSQL parses
+/// for it: NULL, booleans `t`/`f`, numbers as written (doubles in their shortest exact form,
+/// `NaN`, `Infinity`), text quoted with `"` and `\` escaped, bytes as quoted `\x…` hex. Writes
+/// straight into `out`, so building a batch's arrays allocates little.
+pub(crate) fn push_pg_element(out: &mut String, bound: &Bound<'_>) {
+    use std::fmt::Write as _;
+    match bound {
+        Bound::Null => out.push_str("NULL"),
+        Bound::Bool(b) => out.push(if *b { 't' } else { 'f' }),
+        Bound::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Bound::Float(x) if x.is_nan() => out.push_str("NaN"),
+        Bound::Float(x) if x.is_infinite() => out.push_str(if *x > 0.0 { "Infinity" } else { "-Infinity" }),
+        Bound::Float(x) => {
+            let _ = write!(out, "{x}");
+        }
+        Bound::Text(s) => {
+            out.push('"');
+            for c in s.chars() {
+                if c == '"' || c == '\\' {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push('"');
+        }
+        Bound::Bytes(b) => {
+            out.push_str("\"\\\\x");
+            for byte in *b {
+                let _ = write!(out, "{byte:02x}");
+            }
+            out.push('"');
+        }
+    }
 }
 
 fn json_value(value: &Value) -> String {
@@ -213,7 +207,7 @@ mod tests {
         assert_eq!(text(&Value::Bits { bytes: vec![0b0000_0101, 0b1], length: 9 }, Dialect::Postgres), "100000101");
         assert_eq!(text(&Value::Bits { bytes: vec![5, 1], length: 9 }, Dialect::MySql), "261");
         let array = Value::Array(vec![Value::Text("a\"b".into()), Value::Null, Value::Int(3)]);
-        assert_eq!(text(&array, Dialect::Postgres), r#"{"a\"b",NULL,"3"}"#);
+        assert_eq!(text(&array, Dialect::Postgres), r#"{"a\"b",NULL,3}"#);
         assert_eq!(text(&array, Dialect::MySql), r#"["a\"b",null,3]"#);
         assert_eq!(text(&Value::Time(-(3600 * 1_000_000_000 + 500_000)), Dialect::MySql), "-01:00:00.0005");
         assert!(bind(&Value::Infinity { negative: true }, Dialect::MySql).is_err());

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use dualsync_envelope::{Row, Value};
 use dualsync_mapping::{RowChange, RowChangeKind, TableName};
 
-use crate::encode::{Bound, PgElement, bind, bound_text, pg_array_literal};
+use crate::encode::{Bound, bind, push_pg_element};
 use crate::{Dialect, TablePolicy, TableSchema, WriteError};
 
 /// Most rows in one statement.
@@ -164,14 +164,16 @@ fn values<'a>(dialect: Dialect, table: &str, columns: &[&str], rows: &[&'a Row])
         Dialect::Postgres => columns
             .iter()
             .map(|column| {
-                let elements = rows
-                    .iter()
-                    .map(|row| {
-                        let bound = encode(dialect, table, column, value(row, column))?;
-                        Ok(bound_text(&bound).map_or(PgElement::Null, PgElement::Text))
-                    })
-                    .collect::<Result<Vec<_>, WriteError>>()?;
-                Ok(Bound::Text(pg_array_literal(elements).into()))
+                let mut literal = String::with_capacity(rows.len() * 16 + 2);
+                literal.push('{');
+                for (i, row) in rows.iter().enumerate() {
+                    if i > 0 {
+                        literal.push(',');
+                    }
+                    push_pg_element(&mut literal, &encode(dialect, table, column, value(row, column))?);
+                }
+                literal.push('}');
+                Ok(Bound::Text(literal.into()))
             })
             .collect(),
         Dialect::MySql => {
