@@ -156,20 +156,14 @@ async fn read_postgres(pool: &PgPool, name: &TableName) -> Result<Option<TableIn
             unique_keys.push(columns);
         }
     }
-    let checks = sqlx::query_scalar(
-        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'c'",
-    )
-    .bind(oid)
-    .fetch_all(pool)
-    .await
-    .map_err(WriteError::database(context()))?;
-    let triggers = sqlx::query_scalar(
-        "SELECT tgname::text FROM pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal ORDER BY tgname",
-    )
-    .bind(oid)
-    .fetch_all(pool)
-    .await
-    .map_err(WriteError::database(context()))?;
+    let names = |sql: &'static str| async move {
+        sqlx::query_scalar(sql).bind(oid).fetch_all(pool).await.map_err(WriteError::database(context()))
+    };
+    let checks =
+        names("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::oid AND contype = 'c'").await?;
+    let triggers =
+        names("SELECT tgname::text FROM pg_trigger WHERE tgrelid = $1::oid AND NOT tgisinternal ORDER BY tgname")
+            .await?;
     Ok(Some(TableInfo {
         name: name.clone(),
         dialect: Dialect::Postgres,
@@ -237,22 +231,23 @@ async fn read_mysql(pool: &MySqlPool, name: &TableName) -> Result<Option<TableIn
             unique_keys.push(columns);
         }
     }
-    let checks = sqlx::query_scalar(
+    let schema = schema.as_str();
+    let names = |sql: &'static str| async move {
+        sqlx::query_scalar(sql)
+            .bind(schema)
+            .bind(&name.name)
+            .fetch_all(pool)
+            .await
+            .map_err(WriteError::database(context()))
+    };
+    let checks = names(
         "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?",
     )
-    .bind(&schema)
-    .bind(&name.name)
-    .fetch_all(pool)
-    .await
-    .map_err(WriteError::database(context()))?;
-    let triggers = sqlx::query_scalar(
+    .await?;
+    let triggers = names(
         "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME",
     )
-    .bind(&schema)
-    .bind(&name.name)
-    .fetch_all(pool)
-    .await
-    .map_err(WriteError::database(context()))?;
+    .await?;
     Ok(Some(TableInfo {
         name: name.clone(),
         dialect: Dialect::MySql,
