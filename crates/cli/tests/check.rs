@@ -182,6 +182,23 @@ async fn restamping_and_triggers_on_the_conflict_column_are_reported() {
     );
 }
 
+#[tokio::test]
+async fn keys_generated_on_both_sides_are_warned_about() {
+    let shop = shop().await;
+    shop.install_triggers();
+    shop.revamp.exec("CREATE SEQUENCE {ns}.customers_id_seq OWNED BY {ns}.customers.id; ALTER TABLE {ns}.customers ALTER COLUMN id SET DEFAULT nextval('{ns}.customers_id_seq')").await;
+    let (code, lines) = shop.findings(&shop.mapping);
+    assert_eq!(code, 0, "a warning alone passes: {lines:#?}");
+    assert_eq!(
+        lines,
+        [
+            "warning: key `id` is generated independently on both sides (LEGACY.customers and REVAMP.customers), so both can hand out the same id; give them disjoint ranges (MySQL `auto_increment_increment`/`auto_increment_offset`, PostgreSQL `ALTER SEQUENCE … INCREMENT BY … START …`, e.g. odd ids on one side and even on the other) or use UUID keys",
+            "ok",
+            "0 errors, 1 warning",
+        ]
+    );
+}
+
 #[test]
 fn without_databases_only_the_file_is_checked() {
     let output = run("check", &repo("mappings/shop/shop.yaml"), None);

@@ -133,6 +133,17 @@ fn key(pair: &TablePair, legacy: &TableInfo, revamp: &TableInfo, report: &mut Re
         return;
     }
     let revamp_key: Vec<String> = legacy_key.iter().map(|c| revamp_name(pair, c).to_string()).collect();
+    if let ([l], [r]) = (legacy_key.as_slice(), revamp_key.as_slice())
+        && legacy.column(l).is_some_and(|c| c.generated_key)
+        && revamp.column(r).is_some_and(|c| c.generated_key)
+    {
+        report.warning(format!(
+            "key `{l}` is generated independently on both sides ({} and {}), so both can hand out the same id; \
+             give them disjoint ranges (MySQL `auto_increment_increment`/`auto_increment_offset`, PostgreSQL \
+             `ALTER SEQUENCE … INCREMENT BY … START …`, e.g. odd ids on one side and even on the other) or use UUID keys",
+            legacy.name, revamp.name
+        ));
+    }
     for (table, key) in [(legacy, &legacy_key), (revamp, &revamp_key)] {
         if key.iter().any(|c| table.column(c).is_none()) {
             continue; // reported as a missing column
