@@ -41,12 +41,35 @@ pub(crate) fn plan<'a>(
         let policy = policies.get(&change.table);
         let table = schema.name.to_string();
         match &change.kind {
+            // A row that lacks values (unchanged TOAST) exists at the source: update what it has.
+            RowChangeKind::Upsert(row) if row.iter().any(|(_, v)| *v == Value::Unavailable) => {
+                let columns = check_upsert(schema, row)?;
+                let guard = policy.and_then(|p| p.guard.as_ref());
+                let set: Vec<&str> = columns.iter().copied().filter(|c| !schema.key.iter().any(|k| k == c)).collect();
+                let mut params: Vec<&str> = set.clone();
+                params.extend(schema.key.iter().map(String::as_str));
+                if let Some(g) = guard.filter(|g| set.contains(&g.column.as_str())) {
+                    params.push(&g.column);
+                }
+                let values = params
+                    .iter()
+                    .map(|c| encode(dialect, &table, c, row.get(c).unwrap_or(&Value::Null)))
+                    .collect::<Result<_, _>>()?;
+                out.push(Statement {
+                    sql: dialect.update(schema, &columns, guard),
+                    values,
+                    context: format!("update of {table}"),
+                    key: &[],
+                });
+                i += 1;
+            }
             RowChangeKind::Upsert(row) => {
                 let columns = check_upsert(schema, row)?;
                 let mut rows: Vec<&Row> = vec![row];
                 while let Some(RowChangeKind::Upsert(next)) = changes.get(i + rows.len()).map(|c| &c.kind) {
                     let same_table = changes[i + rows.len()].table == change.table;
-                    if !same_table || check_upsert(schema, next)? != columns {
+                    let partial = next.iter().any(|(_, v)| *v == Value::Unavailable);
+                    if !same_table || partial || check_upsert(schema, next)? != columns {
                         break;
                     }
                     rows.push(next);

@@ -156,6 +156,27 @@ impl Dialect {
         format!("SELECT {} FROM UNNEST({}) AS u({})", typed.join(", "), arrays.join(", "), aliases.join(", "))
     }
 
+    /// `UPDATE … SET` `columns` `WHERE` the primary key matches (and the guard lets the incoming
+    /// row through): for rows that lack some values (unchanged TOAST), which cannot be inserted.
+    /// Parameters: the set columns' values, then the key's, then (with a guard among the set
+    /// columns) the incoming conflict value again.
+    pub fn update(self, schema: &TableSchema, columns: &[&str], guard: Option<&Guard>) -> String {
+        let is_key = |c: &str| schema.key.iter().any(|k| k == c);
+        let set: Vec<&str> = columns.iter().copied().filter(|c| !is_key(c)).collect();
+        let mut n = 0;
+        let mut next = |column: &str| {
+            n += 1;
+            self.placeholder(n, schema, column)
+        };
+        let assignments: Vec<String> = set.iter().map(|c| format!("{} = {}", self.quote(c), next(c))).collect();
+        let mut conditions: Vec<String> =
+            schema.key.iter().map(|k| format!("{} = {}", self.quote(k), next(k))).collect();
+        if let Some(g) = guard.filter(|g| set.contains(&g.column.as_str())) {
+            conditions.push(g.condition(&self.quote(&g.column), &next(&g.column)));
+        }
+        format!("UPDATE {} SET {} WHERE {}", self.table(&schema.name), assignments.join(", "), conditions.join(" AND "))
+    }
+
     /// `UPDATE … SET` the soft-delete columns `WHERE` every primary-key column equals its
     /// parameter; the set columns' parameters come first, then the key's.
     pub fn soft_delete(self, schema: &TableSchema, set: &[&str]) -> String {

@@ -408,3 +408,64 @@ async fn truncate_empties_the_table() {
         assert_eq!(contents(&db).await, rows(&[&["2", "after", "NULL"]]), "{kind:?}");
     }
 }
+
+/// Precision: the incoming timestamp is brought to the target column's precision before the
+/// comparison (PostgreSQL rounds, MariaDB truncates: each as it stores), so an echo of the same
+/// write from a side with finer timestamps compares equal, not newer.
+#[tokio::test]
+async fn timestamps_compare_at_the_target_columns_precision() {
+    use dualsync_conflict::Kind as Conflict;
+    for kind in KINDS {
+        let db = TestDb::new(kind).await;
+        let ts = if kind == Kind::Postgres { "TIMESTAMP(0)" } else { "DATETIME(0)" };
+        db.exec(&format!("CREATE TABLE {{ns}}.coarse (id INTEGER PRIMARY KEY, body VARCHAR(20), modified {ts})")).await;
+        let mut writer = Writer::connect(&db.url).await.unwrap();
+        let coarse = table(&db, "coarse");
+        writer.set_policy(coarse.clone(), guard("modified", Conflict::Timestamp, false));
+        let write = |body: &str, at: &str| {
+            let at = chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M:%S%.f").unwrap();
+            let row = Row(vec![
+                ("id".into(), Value::Int(1)),
+                ("body".into(), Value::Text(body.into())),
+                ("modified".into(), Value::Timestamp(at)),
+            ]);
+            RowChange { table: coarse.clone(), kind: RowChangeKind::Upsert(row) }
+        };
+        writer.apply(&[write("stored", "2024-01-01 10:00:00.000")], &[]).await.unwrap();
+        // 10:00:00.4 becomes the stored second: an equal time, and this side does not win ties.
+        writer.apply(&[write("echo", "2024-01-01 10:00:00.400")], &[]).await.unwrap();
+        let body = || db.rows("SELECT body FROM {ns}.coarse");
+        assert_eq!(body().await, rows(&[&["stored"]]), "{kind:?}");
+        // 10:00:01.2 is the next second: newer.
+        writer.apply(&[write("newer", "2024-01-01 10:00:01.200")], &[]).await.unwrap();
+        assert_eq!(body().await, rows(&[&["newer"]]), "{kind:?}");
+    }
+}
+
+/// A column the source did not send (unchanged TOAST) keeps its stored value.
+#[tokio::test]
+async fn unavailable_columns_are_left_untouched() {
+    for kind in KINDS {
+        let (db, mut writer) = products(kind).await;
+        writer.apply(&[upsert(&db, 1, "kept title", Some(1.5))], &[]).await.unwrap();
+        let row = Row(vec![
+            ("id".into(), Value::Int(1)),
+            ("title".into(), Value::Unavailable),
+            ("weight".into(), Value::Float(2.5)),
+        ]);
+        writer.apply(&[RowChange { table: table(&db, "items"), kind: RowChangeKind::Upsert(row) }], &[]).await.unwrap();
+        assert_eq!(contents(&db).await, rows(&[&["1", "kept title", "2.5"]]), "{kind:?}");
+        // Under a guard, a stale partial update is skipped too.
+        writer.set_policy(table(&db, "items"), guard("weight", dualsync_conflict::Kind::Version, false));
+        let stale = Row(vec![
+            ("id".into(), Value::Int(1)),
+            ("title".into(), Value::Unavailable),
+            ("weight".into(), Value::Float(2.0)),
+        ]);
+        writer
+            .apply(&[RowChange { table: table(&db, "items"), kind: RowChangeKind::Upsert(stale) }], &[])
+            .await
+            .unwrap();
+        assert_eq!(contents(&db).await, rows(&[&["1", "kept title", "2.5"]]), "{kind:?}");
+    }
+}
