@@ -37,6 +37,17 @@ pub struct Config {
     /// Settings of the Debezium connector that wrote the topics, where they change the encoding.
     #[serde(default)]
     pub debezium: DebeziumConfig,
+    /// The dead-letter topic. Without it, an event that cannot be applied stops the consumer.
+    #[serde(default)]
+    pub dlq: Option<DlqConfig>,
+}
+
+/// The dead-letter queue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DlqConfig {
+    /// The topic events that cannot be applied are written to, with their context in headers.
+    pub topic: String,
 }
 
 /// The connector settings that change how values are encoded, in Debezium's own spelling.

@@ -14,7 +14,8 @@ mod config;
 mod runtime;
 
 pub use config::{
-    BatchConfig, BinaryHandling, Config, ConfigError, DebeziumConfig, DecimalHandling, KafkaConfig, TargetConfig,
+    BatchConfig, BinaryHandling, Config, ConfigError, DebeziumConfig, DecimalHandling, DlqConfig, KafkaConfig,
+    TargetConfig,
 };
 pub use dualsync_mapping::Direction;
 pub use runtime::{Consumer, ConsumerError, Stats};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use dualsync_dlq::{DeadLetter, DeadLetters, Stage};
 use dualsync_envelope::{Decoder, TypeHints};
 use dualsync_mapping::{Direction, Mapped, Mapping, MappingError, RowChange, Skip};
 use dualsync_writer::{Checkpoint, TablePolicy, WriteError, Writer, debezium_type};
@@ -25,6 +26,7 @@ pub struct Stats {
     applied: AtomicU64,
     skipped: AtomicU64,
     redelivered: AtomicU64,
+    dead_lettered: AtomicU64,
     done: AtomicU64,
 }
 
@@ -45,6 +47,10 @@ impl Stats {
     /// delivered them again, e.g. after a crash before the offset commit).
     pub fn redelivered(&self) -> u64 {
         self.redelivered.load(Ordering::Relaxed)
+    }
+    /// Events sent to the dead-letter topic.
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_lettered.load(Ordering::Relaxed)
     }
     /// Events whose batch is committed in the target and whose offsets are stored for commit.
     pub fn done(&self) -> u64 {
@@ -89,6 +95,9 @@ pub enum ConsumerError {
         /// What is wrong with it.
         source: dualsync_mapping::MapError,
     },
+    /// A dead letter could not be written; the batch's offsets are not stored.
+    #[error(transparent)]
+    DeadLetter(dualsync_dlq::DlqError),
     /// A batch could not be written, for a reason retrying will not fix.
     #[error("batch of offsets {first} to {last} cannot be written: {source}")]
     Write {
@@ -128,6 +137,15 @@ async fn type_hints(mapping: &Mapping, direction: Direction, writer: &mut Writer
     hints
 }
 
+/// An event of the batch that cannot be applied.
+struct Failure {
+    /// Its index in the batch.
+    index: usize,
+    stage: Stage,
+    error: String,
+    attempts: u32,
+}
+
 /// A running consumer: one direction, one target database.
 pub struct Consumer {
     config: Config,
@@ -137,6 +155,8 @@ pub struct Consumer {
     writer: Writer,
     /// Per (topic, partition), the offset of the last event the target already holds.
     applied_up_to: HashMap<(String, i32), i64>,
+    /// Where events that cannot be applied go; without it such an event stops the consumer.
+    dead_letters: Option<DeadLetters>,
     kafka: Arc<StreamConsumer>,
     stats: Arc<Stats>,
 }
@@ -178,6 +198,13 @@ impl Consumer {
         // periodically and at shutdown; these settings are not the operator's to change.
         client.set("enable.auto.offset.store", "false").set("enable.auto.commit", "true");
         let kafka: StreamConsumer = client.create().map_err(ConsumerError::Kafka)?;
+        let dead_letters = match &config.dlq {
+            Some(dlq) => Some(
+                DeadLetters::new(&config.kafka.brokers, &dlq.topic, &config.kafka.options)
+                    .map_err(ConsumerError::DeadLetter)?,
+            ),
+            None => None,
+        };
         let topics: Vec<&str> = config.kafka.topics.iter().map(String::as_str).collect();
         kafka.subscribe(&topics).map_err(ConsumerError::Kafka)?;
         info!(direction = direction.name(), group = %config.kafka.group, topics = ?config.kafka.topics, "consumer started");
@@ -188,6 +215,7 @@ impl Consumer {
             mapping,
             writer,
             applied_up_to,
+            dead_letters,
             kafka: Arc::new(kafka),
             stats: Arc::default(),
         })
@@ -254,10 +282,12 @@ impl Consumer {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut changes: Vec<RowChange> = Vec::with_capacity(batch.len());
+        // Each change with the index of the message it came from.
+        let mut changes: Vec<(usize, RowChange)> = Vec::with_capacity(batch.len());
+        let mut failed: Vec<Failure> = Vec::new();
         let (mut skipped, mut redelivered) = (0, 0);
         let mut checkpoints: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-        for message in batch.iter() {
+        for (index, message) in batch.iter().enumerate() {
             let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
             let slot = checkpoints.entry((topic, partition)).or_insert(offset);
             *slot = (*slot).max(offset);
@@ -265,12 +295,18 @@ impl Consumer {
                 redelivered += 1;
                 continue;
             }
-            let decoded = self
-                .decoder
-                .decode(message.key(), message.payload())
-                .map_err(|source| ConsumerError::Decode { topic: topic.to_string(), partition, offset, source })?;
+            let decoded = match self.decoder.decode(message.key(), message.payload()) {
+                Ok(decoded) => decoded,
+                Err(source) if self.dead_letters.is_some() => {
+                    failed.push(Failure { index, stage: Stage::Decode, error: source.to_string(), attempts: 1 });
+                    continue;
+                }
+                Err(source) => {
+                    return Err(ConsumerError::Decode { topic: topic.to_string(), partition, offset, source });
+                }
+            };
             match self.mapping.map(self.direction, &decoded) {
-                Ok(Mapped::Apply(change)) => changes.push(change),
+                Ok(Mapped::Apply(change)) => changes.push((index, change)),
                 Ok(Mapped::Skip(reason)) => {
                     skipped += 1;
                     if reason == Skip::Truncate {
@@ -284,6 +320,9 @@ impl Consumer {
                         debug!(topic, partition, offset, ?reason, "event skipped");
                     }
                 }
+                Err(source) if self.dead_letters.is_some() => {
+                    failed.push(Failure { index, stage: Stage::Map, error: source.to_string(), attempts: 1 });
+                }
                 Err(source) => return Err(ConsumerError::Map { topic: topic.to_string(), partition, offset, source }),
             }
         }
@@ -296,46 +335,131 @@ impl Consumer {
                 offset,
             })
             .collect();
-        self.write(&changes, &checkpoints, batch).await?;
+        failed.extend(self.write(&changes, &checkpoints, batch).await?);
+        // Dead letters are acknowledged before any offset of the batch is stored.
+        self.send_dead_letters(&failed, batch).await?;
         for c in checkpoints {
             self.applied_up_to.insert((c.topic, c.partition), c.offset);
         }
         self.store_offsets(batch);
-        info!(events = batch.len(), applied = changes.len(), skipped, redelivered, "batch written");
-        self.stats.applied.fetch_add(changes.len() as u64, Ordering::Relaxed);
+        let applied = changes.len() - failed.iter().filter(|f| f.stage == Stage::Write).count();
+        info!(events = batch.len(), applied, skipped, redelivered, dead_lettered = failed.len(), "batch written");
+        self.stats.applied.fetch_add(applied as u64, Ordering::Relaxed);
         self.stats.skipped.fetch_add(skipped, Ordering::Relaxed);
         self.stats.redelivered.fetch_add(redelivered, Ordering::Relaxed);
+        self.stats.dead_lettered.fetch_add(failed.len() as u64, Ordering::Relaxed);
         self.stats.done.fetch_add(batch.len() as u64, Ordering::Relaxed);
         batch.clear();
         Ok(())
     }
 
-    /// Writes the changes, retrying transient failures with exponential backoff until they pass.
+    /// Writes the changes with the batch's checkpoints, retrying transient failures until they
+    /// pass. When the target refuses the batch for good and a dead-letter topic is configured,
+    /// the batch is bisected to isolate exactly the changes it refuses: the others are applied,
+    /// the refused ones are returned, and the checkpoints are recorded on their own.
     async fn write(
         &mut self,
-        changes: &[RowChange],
+        changes: &[(usize, RowChange)],
         checkpoints: &[Checkpoint],
         batch: &[OwnedMessage],
-    ) -> Result<(), ConsumerError> {
+    ) -> Result<Vec<Failure>, ConsumerError> {
+        let all: Vec<RowChange> = changes.iter().map(|(_, c)| c.clone()).collect();
+        let source = match self.apply_retrying(&all, checkpoints).await {
+            Ok(()) => return Ok(Vec::new()),
+            Err(source) if self.dead_letters.is_none() => source,
+            Err(source) => {
+                warn!(error = %source, "the target refused the batch; isolating the refused changes");
+                let failed = self.isolate(changes, &source).await;
+                self.apply_retrying(&[], checkpoints).await.map_err(|source| self.write_error(batch, source))?;
+                return Ok(failed);
+            }
+        };
+        Err(self.write_error(batch, source))
+    }
+
+    /// After the whole of `changes` failed with `error`: applies halves of it, each in its own
+    /// transaction, halving again whatever fails, down to single changes, and returns the ones the
+    /// target refuses. Order is kept: a left half is written before its right.
+    async fn isolate(&mut self, changes: &[(usize, RowChange)], error: &WriteError) -> Vec<Failure> {
+        let write_failure =
+            |index: usize, error: String, attempts: u32| Failure { index, stage: Stage::Write, error, attempts };
+        if let [(index, _)] = changes {
+            return vec![write_failure(*index, error.to_string(), 1)];
+        }
+        let mut failed = Vec::new();
+        // Ranges to try, with the attempts their changes will have had; a stack, left on top.
+        let halves = |range: std::ops::Range<usize>, attempts: u32| {
+            let middle = range.start + range.len() / 2;
+            [(middle..range.end, attempts), (range.start..middle, attempts)]
+        };
+        let mut work: Vec<_> = halves(0..changes.len(), 2).into();
+        while let Some((range, attempts)) = work.pop() {
+            let slice: Vec<RowChange> = changes[range.clone()].iter().map(|(_, c)| c.clone()).collect();
+            match self.apply_retrying(&slice, &[]).await {
+                Ok(()) => {}
+                Err(e) if range.len() == 1 => {
+                    failed.push(write_failure(changes[range.start].0, e.to_string(), attempts))
+                }
+                Err(_) => work.extend(halves(range, attempts + 1)),
+            }
+        }
+        failed
+    }
+
+    /// Applies, retrying transient failures with exponential backoff until they pass; returns
+    /// only permanent failures.
+    async fn apply_retrying(&mut self, changes: &[RowChange], checkpoints: &[Checkpoint]) -> Result<(), WriteError> {
         let mut delay = FIRST_RETRY_DELAY;
         loop {
             match self.writer.apply(changes, checkpoints).await {
-                Ok(()) => return Ok(()),
                 Err(e) if e.is_transient() => {
                     warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "transient write failure; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(MAX_RETRY_DELAY);
                 }
-                Err(source) => {
-                    let position = |m: &OwnedMessage| format!("{}[{}]@{}", m.topic(), m.partition(), m.offset());
-                    return Err(ConsumerError::Write {
-                        first: batch.first().map(position).unwrap_or_default(),
-                        last: batch.last().map(position).unwrap_or_default(),
-                        source,
-                    });
-                }
+                result => return result,
             }
         }
+    }
+
+    fn write_error(&self, batch: &[OwnedMessage], source: WriteError) -> ConsumerError {
+        let position = |m: &OwnedMessage| format!("{}[{}]@{}", m.topic(), m.partition(), m.offset());
+        ConsumerError::Write {
+            first: batch.first().map(position).unwrap_or_default(),
+            last: batch.last().map(position).unwrap_or_default(),
+            source,
+        }
+    }
+
+    /// Sends the failed events of the batch to the dead-letter topic, each acknowledged.
+    async fn send_dead_letters(&self, failed: &[Failure], batch: &[OwnedMessage]) -> Result<(), ConsumerError> {
+        let Some(dead_letters) = &self.dead_letters else { return Ok(()) };
+        for failure in failed {
+            let message = &batch[failure.index];
+            let letter = DeadLetter {
+                key: message.key(),
+                value: message.payload(),
+                topic: message.topic(),
+                partition: message.partition(),
+                offset: message.offset(),
+                timestamp: message.timestamp().to_millis(),
+                stage: failure.stage,
+                error: failure.error.clone(),
+                attempts: failure.attempts,
+                consumer: &self.config.kafka.group,
+            };
+            warn!(
+                topic = letter.topic,
+                partition = letter.partition,
+                offset = letter.offset,
+                stage = failure.stage.name(),
+                error = %failure.error,
+                dead_letter_topic = dead_letters.topic(),
+                "event sent to the dead-letter topic"
+            );
+            dead_letters.send(&letter).await.map_err(ConsumerError::DeadLetter)?;
+        }
+        Ok(())
     }
 
     /// Stores, per partition, the offset after the batch's last event, for the next commit.

@@ -106,3 +106,30 @@ pub fn fixture_lines(relative: &str) -> Vec<String> {
 pub fn rows(expected: &[&[&str]]) -> Vec<Vec<Option<String>>> {
     expected.iter().map(|r| r.iter().map(|v| (*v != "NULL").then(|| v.to_string())).collect()).collect()
 }
+
+/// Reads the first `count` records of `topic` from the start (with a group of its own), waiting
+/// up to 60 s for them.
+pub async fn read_records(topic: &str, count: usize) -> Vec<rdkafka::message::OwnedMessage> {
+    use rdkafka::Message as _;
+    use rdkafka::consumer::{Consumer as _, StreamConsumer};
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_brokers())
+        .set("group.id", unique("reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut out = Vec::with_capacity(count);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while out.len() < count {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(message)) => out.push(message.detach()),
+            Ok(Err(e)) => panic!("reading {topic}: {e}"),
+            Err(_) => panic!("only {} of {count} records arrived on {topic} in 60 s", out.len()),
+        }
+    }
+    out.sort_by_key(|m| m.offset());
+    out
+}

@@ -1,0 +1,81 @@
+//! Poison events among good ones: exactly those land in the dead-letter topic, with their
+//! original bytes and their context in headers, and everything else is applied.
+
+mod common;
+
+use common::{consume, temp_dir, write_config};
+use dualsync_consumer::Direction;
+use dualsync_testkit::{Kind, Record, TestDb, create_topic, produce, read_records, rows, unique};
+use rdkafka::Message as _;
+use rdkafka::message::Headers as _;
+
+fn create(id: i64, name: Option<&str>) -> Record {
+    let event =
+        serde_json::json!({"op": "c", "after": {"id": id, "name": name}, "source": {"db": "shop", "table": "items"}});
+    (Some(format!("{{\"id\":{id}}}").into_bytes()), Some(event.to_string().into_bytes()))
+}
+
+#[tokio::test]
+async fn poison_events_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
+    let target = TestDb::new(Kind::Postgres).await;
+    target.exec("CREATE TABLE {ns}.items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)").await;
+    let (topic, dlq) = (unique("legacy.shop.items"), unique("dualsync.dlq"));
+    create_topic(&topic, 1).await;
+    create_topic(&dlq, 1).await;
+    let keyless_delete =
+        serde_json::json!({"op": "d", "before": null, "after": null, "source": {"db": "shop", "table": "items"}});
+    let events = vec![
+        create(1, Some("one")),
+        (Some(b"{\"id\":9}".to_vec()), Some(b"not json at all".to_vec())), // offset 1: cannot be decoded
+        create(2, Some("two")),
+        (None, Some(keyless_delete.to_string().into_bytes())), // offset 3: cannot be mapped (which row?)
+        create(3, None),                                       // offset 4: the target refuses NULL
+        create(4, Some("four")),
+    ];
+    produce(&topic, &events).await;
+    let mapping = format!("version: 1\ntables:\n  - legacy: shop.items\n    revamp: {}.items\n", target.namespace);
+    let config = write_config(&temp_dir(), &topic, &target, &mapping);
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(&format!("dlq:\n  topic: {dlq}\n"));
+    std::fs::write(&config, text).expect("config");
+
+    let stats = consume(&config, Direction::LegacyToRevamp, events.len() as u64).await;
+    assert_eq!((stats.applied(), stats.dead_lettered()), (3, 3));
+    assert_eq!(
+        target.rows("SELECT id::text, name FROM {ns}.items ORDER BY id").await,
+        rows(&[&["1", "one"], &["2", "two"], &["4", "four"]])
+    );
+
+    let letters = read_records(&dlq, 3).await;
+    let header = |m: &rdkafka::message::OwnedMessage, name: &str| {
+        let headers = m.headers().expect("headers");
+        headers
+            .iter()
+            .find(|h| h.key == name)
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_else(|| panic!("header {name} missing"))
+    };
+    let summary: Vec<(String, String, String)> = letters
+        .iter()
+        .map(|m| {
+            (header(m, "dualsync.original.offset"), header(m, "dualsync.stage"), header(m, "dualsync.error.class"))
+        })
+        .collect();
+    let expected = [("1", "decode"), ("3", "map"), ("4", "write")];
+    assert_eq!(summary, expected.map(|(o, s)| (o.to_string(), s.to_string(), "permanent".to_string())));
+    for (letter, (offset, _)) in letters.iter().zip(expected) {
+        let original = &events[offset.parse::<usize>().expect("offset")];
+        assert_eq!(letter.key(), original.0.as_deref(), "the original key, unchanged");
+        assert_eq!(letter.payload(), original.1.as_deref(), "the original value, unchanged");
+        assert_eq!(header(letter, "dualsync.original.topic"), topic);
+        assert_eq!(header(letter, "dualsync.original.partition"), "0");
+        assert!(!header(letter, "dualsync.consumer").is_empty());
+        assert_eq!(header(letter, "dualsync.version"), env!("CARGO_PKG_VERSION"));
+    }
+    assert!(header(&letters[0], "dualsync.error.message").starts_with("value: not valid JSON"));
+    assert!(header(&letters[1], "dualsync.error.message").contains("neither a Kafka key nor a `before` row"));
+    assert!(header(&letters[2], "dualsync.error.message").contains("violates not-null constraint"));
+    // The batch of four changes failed, then its right half, then the change alone.
+    assert_eq!(header(&letters[2], "dualsync.attempts"), "3");
+}
