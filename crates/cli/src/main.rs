@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod decode;
+mod dlq;
 mod triggers;
 
 /// dualsync operator tools.
@@ -29,6 +30,8 @@ enum Command {
     InstallTriggers(check::Args),
     /// Remove the triggers `install-triggers` created.
     UninstallTriggers(check::Args),
+    /// Inspect the dead-letter topic and replay dead letters.
+    Dlq(dlq::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::InstallTriggers(args) => triggers::run(&args, true),
         Command::UninstallTriggers(args) => triggers::run(&args, false),
+        Command::Dlq(args) => dlq::run(&args),
     };
     match result {
         Ok(code) => code,
