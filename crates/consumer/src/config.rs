@@ -40,6 +40,17 @@ pub struct Config {
     /// The dead-letter topic. Without it, an event that cannot be applied stops the consumer.
     #[serde(default)]
     pub dlq: Option<DlqConfig>,
+    /// The HTTP endpoints (`/healthz`, `/readyz`, `/metrics`); none when absent.
+    #[serde(default)]
+    pub http: Option<HttpConfig>,
+}
+
+/// The HTTP endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// `host:port` to listen on, e.g. `0.0.0.0:9400` (port 0 picks a free one).
+    pub listen: String,
 }
 
 /// The dead-letter queue.

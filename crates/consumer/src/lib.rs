@@ -11,6 +11,7 @@
 
 pub mod cli;
 mod config;
+mod http;
 mod runtime;
 
 pub use config::{
@@ -18,4 +19,5 @@ pub use config::{
     TargetConfig,
 };
 pub use dualsync_mapping::Direction;
+pub use http::Health;
 pub use runtime::{Consumer, ConsumerError, Stats};

@@ -17,7 +17,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::Config;
+use crate::{Config, Health};
 
 /// Counters of what a consumer did, readable while it runs.
 #[derive(Debug, Default)]
@@ -95,6 +95,14 @@ pub enum ConsumerError {
         /// What is wrong with it.
         source: dualsync_mapping::MapError,
     },
+    /// The HTTP endpoints could not listen.
+    #[error("http.listen {listen}: {source}")]
+    Http {
+        /// The address.
+        listen: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A dead letter could not be written; the batch's offsets are not stored.
     #[error(transparent)]
     DeadLetter(dualsync_dlq::DlqError),
@@ -157,6 +165,10 @@ pub struct Consumer {
     applied_up_to: HashMap<(String, i32), i64>,
     /// Where events that cannot be applied go; without it such an event stops the consumer.
     dead_letters: Option<DeadLetters>,
+    /// What `/readyz` reports.
+    health: Arc<Health>,
+    /// The HTTP listener, bound at start, served while running.
+    http: Option<tokio::net::TcpListener>,
     kafka: Arc<StreamConsumer>,
     stats: Arc<Stats>,
 }
@@ -198,6 +210,17 @@ impl Consumer {
         // periodically and at shutdown; these settings are not the operator's to change.
         client.set("enable.auto.offset.store", "false").set("enable.auto.commit", "true");
         let kafka: StreamConsumer = client.create().map_err(ConsumerError::Kafka)?;
+        let http = match &config.http {
+            Some(http) => Some(
+                tokio::net::TcpListener::bind(&http.listen)
+                    .await
+                    .map_err(|source| ConsumerError::Http { listen: http.listen.clone(), source })?,
+            ),
+            None => None,
+        };
+        crate::http::prometheus();
+        let health = Arc::new(Health::default());
+        health.target_ok.store(true, Ordering::Relaxed);
         let dead_letters = match &config.dlq {
             Some(dlq) => Some(
                 DeadLetters::new(&config.kafka.brokers, &dlq.topic, &config.kafka.options)
@@ -216,6 +239,8 @@ impl Consumer {
             writer,
             applied_up_to,
             dead_letters,
+            health,
+            http,
             kafka: Arc::new(kafka),
             stats: Arc::default(),
         })
@@ -226,11 +251,23 @@ impl Consumer {
         self.stats.clone()
     }
 
+    /// Where the HTTP endpoints listen, when configured.
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Consumes until `shutdown` completes, then writes the batch in hand, commits the stored
     /// offsets and returns. Returns early with an error when an event cannot be decoded, mapped
     /// or written; that event's offset is not committed.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), ConsumerError> {
         tokio::pin!(shutdown);
+        let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+        if let Some(listener) = self.http.take() {
+            tokio::spawn(crate::http::serve(listener, self.health.clone(), async {
+                let _ = http_stopped.await;
+            }));
+        }
+        let mut health_tick = tokio::time::interval(Duration::from_secs(1));
         let mut batch: Vec<OwnedMessage> = Vec::with_capacity(self.config.batch.max_events);
         let mut flush_at: Option<Instant> = None;
         let result = loop {
@@ -243,6 +280,11 @@ impl Consumer {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break self.flush(&mut batch).await,
+                _ = health_tick.tick() => {
+                    let assigned = self.kafka.assignment().is_ok_and(|a| a.count() > 0);
+                    self.health.assigned.store(assigned, Ordering::Relaxed);
+                    continue;
+                }
                 () = linger => {
                     flush_at = None;
                     if let Err(e) = self.flush(&mut batch).await {
@@ -267,6 +309,7 @@ impl Consumer {
             }
         };
         self.commit().await;
+        let _ = stop_http.send(());
         info!(
             direction = self.direction.name(),
             consumed = self.stats.consumed(),
@@ -344,6 +387,16 @@ impl Consumer {
         self.store_offsets(batch);
         let applied = changes.len() - failed.iter().filter(|f| f.stage == Stage::Write).count();
         info!(events = batch.len(), applied, skipped, redelivered, dead_lettered = failed.len(), "batch written");
+        let direction = self.direction.name();
+        metrics::counter!("dualsync_events_consumed_total", "direction" => direction).increment(batch.len() as u64);
+        metrics::counter!("dualsync_events_applied_total", "direction" => direction).increment(applied as u64);
+        metrics::counter!("dualsync_events_skipped_total", "direction" => direction).increment(skipped);
+        metrics::counter!("dualsync_events_redelivered_total", "direction" => direction).increment(redelivered);
+        for failure in &failed {
+            metrics::counter!("dualsync_events_dead_lettered_total", "direction" => direction, "stage" => failure.stage.name())
+                .increment(1);
+        }
+        metrics::histogram!("dualsync_batch_events", "direction" => direction).record(batch.len() as f64);
         self.stats.applied.fetch_add(applied as u64, Ordering::Relaxed);
         self.stats.skipped.fetch_add(skipped, Ordering::Relaxed);
         self.stats.redelivered.fetch_add(redelivered, Ordering::Relaxed);
@@ -411,13 +464,23 @@ impl Consumer {
     async fn apply_retrying(&mut self, changes: &[RowChange], checkpoints: &[Checkpoint]) -> Result<(), WriteError> {
         let mut delay = FIRST_RETRY_DELAY;
         loop {
+            let started = Instant::now();
             match self.writer.apply(changes, checkpoints).await {
                 Err(e) if e.is_transient() => {
                     warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "transient write failure; retrying");
+                    self.health.target_ok.store(false, Ordering::Relaxed);
+                    metrics::counter!("dualsync_retries_total", "direction" => self.direction.name()).increment(1);
+                    metrics::gauge!("dualsync_retries_in_progress", "direction" => self.direction.name()).set(1.0);
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(MAX_RETRY_DELAY);
                 }
-                result => return result,
+                result => {
+                    self.health.target_ok.store(true, Ordering::Relaxed);
+                    metrics::gauge!("dualsync_retries_in_progress", "direction" => self.direction.name()).set(0.0);
+                    metrics::histogram!("dualsync_apply_seconds", "direction" => self.direction.name())
+                        .record(started.elapsed().as_secs_f64());
+                    return result;
+                }
             }
         }
     }

@@ -1,0 +1,83 @@
+//! `/healthz`, `/readyz` and `/metrics` report what a consumer did.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{temp_dir, write_config};
+use dualsync_consumer::{Config, Consumer, Direction};
+use dualsync_testkit::{Kind, TestDb, create_topic, produce, unique};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// A plain HTTP/1.1 GET: the status code and the body.
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("response");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn endpoints_report_the_run() {
+    let target = TestDb::new(Kind::Postgres).await;
+    target.exec("CREATE TABLE {ns}.items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)").await;
+    let (topic, dlq) = (unique("legacy.shop.items"), unique("dualsync.dlq"));
+    create_topic(&topic, 1).await;
+    create_topic(&dlq, 1).await;
+    let event = |id: i64, name: Option<&str>| {
+        let value = serde_json::json!({"op": "c", "after": {"id": id, "name": name}, "source": {"db": "shop", "table": "items"}});
+        (Some(format!("{{\"id\":{id}}}").into_bytes()), Some(value.to_string().into_bytes()))
+    };
+    produce(&topic, &[event(1, Some("a")), event(2, None), event(3, Some("c"))]).await;
+    let mapping = format!("version: 1\ntables:\n  - legacy: shop.items\n    revamp: {}.items\n", target.namespace);
+    let path = write_config(&temp_dir(), &topic, &target, &mapping);
+    let mut text = std::fs::read_to_string(&path).expect("config");
+    text.push_str(&format!("dlq:\n  topic: {dlq}\nhttp:\n  listen: 127.0.0.1:0\n"));
+    std::fs::write(&path, text).expect("config");
+
+    let consumer =
+        Consumer::start(Config::load(&path).expect("config"), Direction::LegacyToRevamp).await.expect("start");
+    let addr = consumer.http_addr().expect("listening");
+    let stats = consumer.stats();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(consumer.run(async {
+        let _ = stopped.await;
+    }));
+    assert_eq!(get(addr, "/healthz").await, (200, "ok\n".to_string()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while stats.done() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "not done in 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Readiness follows the assignment, refreshed every second.
+    let mut ready = get(addr, "/readyz").await;
+    while ready.0 != 200 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        ready = get(addr, "/readyz").await;
+    }
+    assert_eq!(ready, (200, "ready\n".to_string()));
+    let (status, metrics) = get(addr, "/metrics").await;
+    assert_eq!(status, 200);
+    let value = |line_start: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {line_start} in:\n{metrics}"))
+    };
+    // Other tests in this process may have counted too: at least this run's events are there.
+    assert!(value("dualsync_events_consumed_total{direction=\"legacy-to-revamp\"}") >= 3.0);
+    assert!(value("dualsync_events_applied_total{direction=\"legacy-to-revamp\"}") >= 2.0);
+    assert!(value("dualsync_events_dead_lettered_total{direction=\"legacy-to-revamp\",stage=\"write\"}") >= 1.0);
+    assert!(metrics.contains("dualsync_apply_seconds"), "{metrics}");
+    assert!(metrics.contains("dualsync_batch_events"), "{metrics}");
+    let _ = stop.send(());
+    running.await.expect("task").expect("run");
+}
