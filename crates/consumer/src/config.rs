@@ -124,7 +124,7 @@ impl DebeziumConfig {
 }
 
 /// Kafka settings.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
     /// Bootstrap servers, `host:port[,host:port…]`.
@@ -138,6 +138,26 @@ pub struct KafkaConfig {
     /// settings, which dualsync owns.
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for KafkaConfig {
+    /// Option values whose key mentions a password or secret are not printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let options: BTreeMap<&str, &str> = self
+            .options
+            .iter()
+            .map(|(k, v)| {
+                let secret = ["password", "secret", "key"].iter().any(|s| k.contains(s));
+                (k.as_str(), if secret { "…" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("group", &self.group)
+            .field("topics", &self.topics)
+            .field("options", &options)
+            .finish()
+    }
 }
 
 /// The target database.
@@ -222,10 +242,75 @@ impl Config {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
         let mut config = Config::from_yaml(&text, &shown)?;
+        config.override_from(|name| std::env::var(name).ok())?;
         if config.mapping.is_relative() {
             config.mapping = path.parent().unwrap_or(Path::new(".")).join(&config.mapping);
         }
         Ok(config)
+    }
+
+    /// Applies overrides from the environment (`env` looks a variable up): every setting has one,
+    /// and a secret can come from a file (`…_FILE`, e.g. a mounted secret):
+    ///
+    /// | variable | setting |
+    /// | --- | --- |
+    /// | `DUALSYNC_KAFKA_BROKERS`, `DUALSYNC_KAFKA_GROUP` | `kafka.brokers`, `kafka.group` |
+    /// | `DUALSYNC_KAFKA_TOPICS` | `kafka.topics`, comma-separated |
+    /// | `DUALSYNC_KAFKA_SASL_USERNAME`, `DUALSYNC_KAFKA_SASL_PASSWORD[_FILE]` | `sasl.username`, `sasl.password` |
+    /// | `DUALSYNC_TARGET_URL[_FILE]` | `target.url` |
+    /// | `DUALSYNC_MAPPING` | `mapping` |
+    /// | `DUALSYNC_BATCH_MAX_EVENTS`, `DUALSYNC_BATCH_LINGER_MS` | `batch.*` |
+    /// | `DUALSYNC_DLQ_TOPIC`, `DUALSYNC_HTTP_LISTEN` | `dlq.topic`, `http.listen` |
+    pub fn override_from(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let invalid = |name: &str, message: String| ConfigError::Invalid { path: format!("${name}"), message };
+        let secret = |name: &str| -> Result<Option<String>, ConfigError> {
+            if let Some(value) = env(name) {
+                return Ok(Some(value));
+            }
+            match env(&format!("{name}_FILE")) {
+                Some(file) => std::fs::read_to_string(&file)
+                    .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
+                    .map_err(|e| invalid(&format!("{name}_FILE"), format!("cannot read {file}: {e}"))),
+                None => Ok(None),
+            }
+        };
+        let number = |name: &str| -> Result<Option<u64>, ConfigError> {
+            env(name).map(|v| v.parse().map_err(|_| invalid(name, format!("{v:?} is not a whole number")))).transpose()
+        };
+        if let Some(v) = env("DUALSYNC_KAFKA_BROKERS") {
+            self.kafka.brokers = v;
+        }
+        if let Some(v) = env("DUALSYNC_KAFKA_GROUP") {
+            self.kafka.group = v;
+        }
+        if let Some(v) = env("DUALSYNC_KAFKA_TOPICS") {
+            self.kafka.topics = v.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
+        }
+        if let Some(v) = env("DUALSYNC_KAFKA_SASL_USERNAME") {
+            self.kafka.options.insert("sasl.username".into(), v);
+        }
+        if let Some(v) = secret("DUALSYNC_KAFKA_SASL_PASSWORD")? {
+            self.kafka.options.insert("sasl.password".into(), v);
+        }
+        if let Some(v) = secret("DUALSYNC_TARGET_URL")? {
+            self.target.url = v;
+        }
+        if let Some(v) = env("DUALSYNC_MAPPING") {
+            self.mapping = PathBuf::from(v);
+        }
+        if let Some(v) = number("DUALSYNC_BATCH_MAX_EVENTS")? {
+            self.batch.max_events = v as usize;
+        }
+        if let Some(v) = number("DUALSYNC_BATCH_LINGER_MS")? {
+            self.batch.linger_ms = v;
+        }
+        if let Some(v) = env("DUALSYNC_DLQ_TOPIC") {
+            self.dlq = Some(DlqConfig { topic: v });
+        }
+        if let Some(v) = env("DUALSYNC_HTTP_LISTEN") {
+            self.http = Some(HttpConfig { listen: v });
+        }
+        self.validate().map_err(|message| ConfigError::Invalid { path: "environment overrides".into(), message })
     }
 
     /// Parses configuration YAML; `origin` names it in errors.

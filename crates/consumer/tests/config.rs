@@ -64,3 +64,43 @@ fn connector_settings() {
     let err = Config::from_yaml(&bad, "c.yaml").err().expect("rejected").to_string();
     assert!(err.starts_with("c.yaml:9:26: debezium.decimal.handling.mode: unknown variant `exact`"), "{err}");
 }
+
+#[test]
+fn environment_overrides_and_secret_files() {
+    let dir = std::env::temp_dir().join(format!("dualsync-env-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("url");
+    std::fs::write(&secret, "mysql://u:from-file@h/db\n").unwrap();
+    let env: std::collections::HashMap<&str, String> = [
+        ("DUALSYNC_KAFKA_BROKERS", "k1:9092,k2:9092".to_string()),
+        ("DUALSYNC_KAFKA_TOPICS", "a, b,".to_string()),
+        ("DUALSYNC_KAFKA_SASL_PASSWORD", "hunter2".to_string()),
+        ("DUALSYNC_TARGET_URL_FILE", secret.display().to_string()),
+        ("DUALSYNC_BATCH_MAX_EVENTS", "64".to_string()),
+        ("DUALSYNC_DLQ_TOPIC", "dead".to_string()),
+        ("DUALSYNC_HTTP_LISTEN", "127.0.0.1:9400".to_string()),
+    ]
+    .into_iter()
+    .collect();
+    let mut config = Config::from_yaml(MINIMAL, "c.yaml").unwrap();
+    config.override_from(|name| env.get(name).cloned()).unwrap();
+    assert_eq!(config.kafka.brokers, "k1:9092,k2:9092");
+    assert_eq!(config.kafka.topics, ["a", "b"]);
+    assert_eq!(config.target.url, "mysql://u:from-file@h/db");
+    assert_eq!(config.batch.max_events, 64);
+    assert_eq!(config.dlq.as_ref().map(|d| d.topic.as_str()), Some("dead"));
+    assert_eq!(config.http.as_ref().map(|h| h.listen.as_str()), Some("127.0.0.1:9400"));
+    let shown = format!("{:?} {:?}", config.kafka, config.target);
+    assert!(!shown.contains("hunter2") && !shown.contains("from-file"), "secrets are never printed: {shown}");
+
+    let bad = |name: &str, value: &str| {
+        let mut config = Config::from_yaml(MINIMAL, "c.yaml").unwrap();
+        config.override_from(|n| (n == name).then(|| value.to_string())).unwrap_err().to_string()
+    };
+    assert_eq!(bad("DUALSYNC_BATCH_LINGER_MS", "soon"), "$DUALSYNC_BATCH_LINGER_MS: \"soon\" is not a whole number");
+    assert_eq!(bad("DUALSYNC_KAFKA_TOPICS", ","), "environment overrides: kafka.topics: list at least one topic");
+    assert!(
+        bad("DUALSYNC_TARGET_URL_FILE", "/nonexistent/secret")
+            .starts_with("$DUALSYNC_TARGET_URL_FILE: cannot read /nonexistent/secret")
+    );
+}
