@@ -78,6 +78,19 @@ impl TableInfo {
     }
 }
 
+/// The primary key and the other unique keys, from (is primary, columns) pairs.
+fn split_keys(keys: impl Iterator<Item = (bool, Vec<String>)>) -> (Vec<String>, Vec<Vec<String>>) {
+    let (mut primary, mut unique) = (Vec::new(), Vec::new());
+    for (is_primary, columns) in keys {
+        if is_primary {
+            primary = columns;
+        } else {
+            unique.push(columns);
+        }
+    }
+    (primary, unique)
+}
+
 /// The single-quoted literals in SQL text, unescaped.
 fn quoted_literals(sql: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -146,16 +159,7 @@ async fn read_postgres(pool: &PgPool, name: &TableName) -> Result<Option<TableIn
     .fetch_all(pool)
     .await
     .map_err(WriteError::database(context()))?;
-    let mut primary_key = Vec::new();
-    let mut unique_keys = Vec::new();
-    for key in &keys {
-        let columns: Vec<String> = key.get(1);
-        if key.get::<bool, _>(0) {
-            primary_key = columns;
-        } else {
-            unique_keys.push(columns);
-        }
-    }
+    let (primary_key, unique_keys) = split_keys(keys.iter().map(|key| (key.get(0), key.get(1))));
     let names = |sql: &'static str| async move {
         sqlx::query_scalar(sql).bind(oid).fetch_all(pool).await.map_err(WriteError::database(context()))
     };
@@ -220,17 +224,10 @@ async fn read_mysql(pool: &MySqlPool, name: &TableName) -> Result<Option<TableIn
     .fetch_all(pool)
     .await
     .map_err(WriteError::database(context()))?;
-    let mut primary_key = Vec::new();
-    let mut unique_keys = Vec::new();
-    for key in &keys {
-        let index: String = key.get(0);
-        let columns: Vec<String> = key.get::<String, _>(1).split('\n').map(str::to_owned).collect();
-        if index == "PRIMARY" {
-            primary_key = columns;
-        } else {
-            unique_keys.push(columns);
-        }
-    }
+    let (primary_key, unique_keys) = split_keys(keys.iter().map(|key| {
+        let columns = key.get::<String, _>(1).split('\n').map(str::to_owned).collect();
+        (key.get::<String, _>(0) == "PRIMARY", columns)
+    }));
     let schema = schema.as_str();
     let names = |sql: &'static str| async move {
         sqlx::query_scalar(sql)
