@@ -145,6 +145,19 @@ async fn type_hints(mapping: &Mapping, direction: Direction, writer: &mut Writer
     hints
 }
 
+/// The metrics label of a skip reason.
+fn skip_reason(reason: Skip) -> &'static str {
+    match reason {
+        Skip::Tombstone => "tombstone",
+        Skip::UnmappedTable => "unmapped_table",
+        Skip::Truncate => "truncate",
+        Skip::Message => "message",
+        Skip::Metadata => "metadata",
+        Skip::Filtered => "filtered",
+        Skip::Echo => "loop",
+    }
+}
+
 /// An event of the batch that cannot be applied.
 struct Failure {
     /// Its index in the batch.
@@ -330,6 +343,11 @@ impl Consumer {
         let mut failed: Vec<Failure> = Vec::new();
         let (mut skipped, mut redelivered) = (0, 0);
         let mut checkpoints: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+        // Per message: its source table and op, for the metrics ("-" when unknown).
+        let mut labels: Vec<(String, &'static str)> = vec![("-".to_string(), "-"); batch.len()];
+        let now_ms =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let direction = self.direction.name();
         for (index, message) in batch.iter().enumerate() {
             let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
             let slot = checkpoints.entry((topic, partition)).or_insert(offset);
@@ -348,10 +366,23 @@ impl Consumer {
                     return Err(ConsumerError::Decode { topic: topic.to_string(), partition, offset, source });
                 }
             };
+            if let Some(event) = decoded.change() {
+                let table = event.source.table.clone().unwrap_or_else(|| "-".to_string());
+                if let Some(ts_ms) = event.source.ts_ms.filter(|t| *t > 0) {
+                    metrics::gauge!("dualsync_end_to_end_lag_seconds", "direction" => direction, "table" => table.clone())
+                        .set((now_ms - ts_ms) as f64 / 1000.0);
+                }
+                labels[index] = (table, event.op.code());
+            } else {
+                labels[index].1 = decoded.kind();
+            }
             match self.mapping.map(self.direction, &decoded) {
                 Ok(Mapped::Apply(change)) => changes.push((index, change)),
                 Ok(Mapped::Skip(reason)) => {
                     skipped += 1;
+                    let (table, op) = &labels[index];
+                    metrics::counter!("dualsync_events_skipped_total", "direction" => direction, "table" => table.clone(), "op" => *op, "reason" => skip_reason(reason))
+                        .increment(1);
                     if reason == Skip::Truncate {
                         warn!(
                             topic,
@@ -387,15 +418,18 @@ impl Consumer {
         self.store_offsets(batch);
         let applied = changes.len() - failed.iter().filter(|f| f.stage == Stage::Write).count();
         info!(events = batch.len(), applied, skipped, redelivered, dead_lettered = failed.len(), "batch written");
-        let direction = self.direction.name();
-        metrics::counter!("dualsync_events_consumed_total", "direction" => direction).increment(batch.len() as u64);
-        metrics::counter!("dualsync_events_applied_total", "direction" => direction).increment(applied as u64);
-        metrics::counter!("dualsync_events_skipped_total", "direction" => direction).increment(skipped);
-        metrics::counter!("dualsync_events_redelivered_total", "direction" => direction).increment(redelivered);
-        for failure in &failed {
-            metrics::counter!("dualsync_events_dead_lettered_total", "direction" => direction, "stage" => failure.stage.name())
-                .increment(1);
+        for (index, (table, op)) in labels.iter().enumerate() {
+            let labels = [("direction", direction.to_string()), ("table", table.clone()), ("op", op.to_string())];
+            metrics::counter!("dualsync_events_consumed_total", &labels).increment(1);
+            if let Some(failure) = failed.iter().find(|f| f.index == index) {
+                let mut labels = labels.to_vec();
+                labels.push(("stage", failure.stage.name().to_string()));
+                metrics::counter!("dualsync_events_dead_lettered_total", &labels).increment(1);
+            } else if changes.iter().any(|(i, _)| *i == index) {
+                metrics::counter!("dualsync_events_applied_total", &labels).increment(1);
+            }
         }
+        metrics::counter!("dualsync_events_redelivered_total", "direction" => direction).increment(redelivered);
         metrics::histogram!("dualsync_batch_events", "direction" => direction).record(batch.len() as f64);
         self.stats.applied.fetch_add(applied as u64, Ordering::Relaxed);
         self.stats.skipped.fetch_add(skipped, Ordering::Relaxed);

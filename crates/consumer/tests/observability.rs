@@ -31,7 +31,7 @@ async fn endpoints_report_the_run() {
     create_topic(&topic, 1).await;
     create_topic(&dlq, 1).await;
     let event = |id: i64, name: Option<&str>| {
-        let value = serde_json::json!({"op": "c", "after": {"id": id, "name": name}, "source": {"db": "shop", "table": "items"}});
+        let value = serde_json::json!({"op": "c", "after": {"id": id, "name": name}, "source": {"db": "shop", "table": "items", "ts_ms": 1_700_000_000_000i64}});
         (Some(format!("{{\"id\":{id}}}").into_bytes()), Some(value.to_string().into_bytes()))
     };
     produce(&topic, &[event(1, Some("a")), event(2, None), event(3, Some("c"))]).await;
@@ -64,18 +64,21 @@ async fn endpoints_report_the_run() {
     assert_eq!(ready, (200, "ready\n".to_string()));
     let (status, metrics) = get(addr, "/metrics").await;
     assert_eq!(status, 200);
-    let value = |line_start: &str| -> f64 {
+    // The sum over the series of `name` whose labels include all of `labels`.
+    let sum = |name: &str, labels: &[&str]| -> f64 {
         metrics
             .lines()
-            .find(|l| l.starts_with(line_start))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {line_start} in:\n{metrics}"))
+            .filter(|l| l.starts_with(&format!("{name}{{")) && labels.iter().all(|label| l.contains(label)))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     };
     // Other tests in this process may have counted too: at least this run's events are there.
-    assert!(value("dualsync_events_consumed_total{direction=\"legacy-to-revamp\"}") >= 3.0);
-    assert!(value("dualsync_events_applied_total{direction=\"legacy-to-revamp\"}") >= 2.0);
-    assert!(value("dualsync_events_dead_lettered_total{direction=\"legacy-to-revamp\",stage=\"write\"}") >= 1.0);
+    let this_run = ["direction=\"legacy-to-revamp\"", "table=\"items\"", "op=\"c\""];
+    assert!(sum("dualsync_events_consumed_total", &this_run) >= 3.0, "{metrics}");
+    assert!(sum("dualsync_events_applied_total", &this_run) >= 2.0, "{metrics}");
+    let write_failures = [this_run.as_slice(), &["stage=\"write\""]].concat();
+    assert!(sum("dualsync_events_dead_lettered_total", &write_failures) >= 1.0, "{metrics}");
+    assert!(metrics.contains("dualsync_end_to_end_lag_seconds{"), "{metrics}");
     assert!(metrics.contains("dualsync_apply_seconds"), "{metrics}");
     assert!(metrics.contains("dualsync_batch_events"), "{metrics}");
     let _ = stop.send(());
