@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use dualsync_consumer::{Config, Direction, Pipeline};
 use dualsync_dlq::header;
 use dualsync_envelope::Decoder;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -30,15 +31,28 @@ enum Command {
         #[arg(long)]
         offset: i64,
     },
-    /// Produce dead letters again to the partition they were read from, original key and value
-    /// unchanged, once the cause is fixed: the consumer then applies them like any event.
+    /// Once the cause is fixed: produce dead letters again to the partition they were read from,
+    /// original key and value unchanged, for the consumer to apply like any event; or, with
+    /// `--apply`, apply them directly to the target database.
     Replay {
         #[command(flatten)]
         topic: Topic,
         /// Only this dead letter (default: all of them).
         #[arg(long)]
         offset: Option<i64>,
+        /// Apply them directly with this consumer configuration (mapping and target database).
+        #[arg(long, requires = "direction")]
+        apply: Option<std::path::PathBuf>,
+        /// The consumer's direction, with `--apply`.
+        #[arg(long, value_enum)]
+        direction: Option<DirectionArg>,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DirectionArg {
+    LegacyToRevamp,
+    RevampToLegacy,
 }
 
 /// The dead-letter topic.
@@ -82,14 +96,31 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 Err(e) => println!("decoded: cannot decode: {e}"),
             }
         }
-        Command::Replay { topic, offset } => {
+        Command::Replay { topic, offset, apply, direction } => {
             let letters = match offset {
                 Some(offset) => vec![one(topic, *offset)?],
                 None => read_all(topic)?,
             };
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(replay(&topic.brokers, &letters))?;
-            println!("replayed {} dead letters", letters.len());
+            match (apply, direction) {
+                (Some(config), Some(direction)) => {
+                    let direction = match direction {
+                        DirectionArg::LegacyToRevamp => Direction::LegacyToRevamp,
+                        DirectionArg::RevampToLegacy => Direction::RevampToLegacy,
+                    };
+                    let config = Config::load(config)?;
+                    let failed = runtime.block_on(apply_directly(&config, direction, &letters))?;
+                    if failed > 0 {
+                        eprintln!("{failed} of {} dead letters could not be applied", letters.len());
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    println!("applied {} dead letters", letters.len());
+                }
+                _ => {
+                    runtime.block_on(replay(&topic.brokers, &letters))?;
+                    println!("replayed {} dead letters", letters.len());
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -154,6 +185,23 @@ fn read_all(topic: &Topic) -> anyhow::Result<Vec<OwnedMessage>> {
     }
     out.sort_by_key(|m| (m.partition(), m.offset()));
     Ok(out)
+}
+
+/// Applies each dead letter through the consumer's pipeline; prints one line each and returns how
+/// many failed.
+async fn apply_directly(config: &Config, direction: Direction, letters: &[OwnedMessage]) -> anyhow::Result<usize> {
+    let mut pipeline = Pipeline::new(config, direction).await?;
+    let mut failed = 0;
+    for letter in letters {
+        match pipeline.apply(direction, letter.key(), letter.payload()).await {
+            Ok(outcome) => println!("{}: {outcome}", letter.offset()),
+            Err(error) => {
+                failed += 1;
+                println!("{}: {error}", letter.offset());
+            }
+        }
+    }
+    Ok(failed)
 }
 
 async fn replay(brokers: &str, letters: &[OwnedMessage]) -> anyhow::Result<()> {

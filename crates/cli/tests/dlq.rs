@@ -66,3 +66,67 @@ async fn list_show_and_replay_to_the_original_partition() {
     assert_eq!(replayed[0].key(), Some(&br#"{"id":7}"#[..]));
     assert_eq!(replayed[0].payload(), Some(&value[..]));
 }
+
+#[tokio::test]
+async fn replay_applies_directly_once_the_cause_is_fixed() {
+    let target = dualsync_testkit::TestDb::new(dualsync_testkit::Kind::Postgres).await;
+    target.exec("CREATE TABLE {ns}.items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)").await;
+    let dlq = unique("dualsync.dlq");
+    create_topic(&dlq, 1).await;
+    let letters = DeadLetters::new(&kafka_brokers(), &dlq, std::iter::empty()).expect("producer");
+    let value = br#"{"op":"c","after":{"id":7,"name":null},"source":{"table":"items"}}"#;
+    let letter = DeadLetter {
+        key: Some(br#"{"id":7}"#),
+        value: Some(value),
+        topic: "legacy.shop.items",
+        partition: 0,
+        offset: 5,
+        timestamp: None,
+        stage: Stage::Write,
+        error: "null value in column \"name\"".into(),
+        attempts: 1,
+        consumer: "group-1",
+    };
+    letters.send(&letter).await.expect("dead letter");
+    let dir = std::env::temp_dir().join(unique("dualsync-dlq-apply"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("mapping.yaml"),
+        format!("version: 1\ntables:\n  - legacy: items\n    revamp: {}.items\n", target.namespace),
+    )
+    .expect("mapping");
+    let config = dir.join("consumer.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "kafka:\n  brokers: {}\n  group: g\n  topics: [t]\ntarget:\n  url: {}\nmapping: mapping.yaml\n",
+            kafka_brokers(),
+            target.url
+        ),
+    )
+    .expect("config");
+    let config = config.display().to_string();
+    let brokers = kafka_brokers();
+    let args = [
+        "dlq",
+        "replay",
+        "--brokers",
+        &brokers,
+        "--topic",
+        &dlq,
+        "--apply",
+        &config,
+        "--direction",
+        "legacy-to-revamp",
+    ];
+    // The cause is still there: reported, exit 1.
+    let (code, out, err) = dualsync(&args);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.starts_with("0: cannot write: upsert into") && out.contains("not-null"), "{out}");
+    // Fixed: applied.
+    target.exec("ALTER TABLE {ns}.items ALTER COLUMN name DROP NOT NULL").await;
+    let (code, out, err) = dualsync(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out, format!("0: applied to {}.items\napplied 1 dead letters\n", target.namespace));
+    assert_eq!(target.rows("SELECT id::text, name FROM {ns}.items").await, dualsync_testkit::rows(&[&["7", "NULL"]]));
+}

@@ -20,4 +20,4 @@ pub use config::{
 };
 pub use dualsync_mapping::Direction;
 pub use http::Health;
-pub use runtime::{Consumer, ConsumerError, Stats};
+pub use runtime::{Consumer, ConsumerError, Pipeline, Stats};

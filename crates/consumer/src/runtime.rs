@@ -145,6 +145,50 @@ async fn type_hints(mapping: &Mapping, direction: Direction, writer: &mut Writer
     hints
 }
 
+/// Decode, map and write, without Kafka: what the consumer applies events with, for tools that
+/// apply records directly (`dualsync dlq replay --apply`).
+pub struct Pipeline {
+    /// The decoder, with the connector settings and the target's column types.
+    pub decoder: Decoder,
+    /// The mapping.
+    pub mapping: Mapping,
+    /// The writer, with each target table's conflict and delete policy.
+    pub writer: Writer,
+}
+
+impl Pipeline {
+    /// Loads the mapping, connects to the target database, and sets up decoding and writing for
+    /// `direction` as the consumer does.
+    pub async fn new(config: &Config, direction: Direction) -> Result<Pipeline, ConsumerError> {
+        let mapping = Mapping::load(&config.mapping)?;
+        let mut writer = Writer::connect(&config.target.url).await.map_err(ConsumerError::Target)?;
+        let hints = type_hints(&mapping, direction, &mut writer).await;
+        for pair in mapping.tables() {
+            let policy = TablePolicy { guard: pair.guard(direction), soft_delete: pair.soft_delete(direction) };
+            writer.set_policy(pair.target(direction).clone(), policy);
+        }
+        Ok(Pipeline { decoder: Decoder::new(config.debezium.settings(), hints), mapping, writer })
+    }
+
+    /// Decodes, maps and writes one record in its own transaction; says what happened.
+    pub async fn apply(
+        &mut self,
+        direction: Direction,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<String, String> {
+        let decoded = self.decoder.decode(key, value).map_err(|e| format!("cannot decode: {e}"))?;
+        match self.mapping.map(direction, &decoded).map_err(|e| format!("cannot map: {e}"))? {
+            Mapped::Skip(reason) => Ok(format!("skipped ({})", skip_reason(reason))),
+            Mapped::Apply(change) => {
+                let table = change.table.to_string();
+                self.writer.apply(&[change], &[]).await.map_err(|e| format!("cannot write: {e}"))?;
+                Ok(format!("applied to {table}"))
+            }
+        }
+    }
+}
+
 /// The metrics label of a skip reason.
 fn skip_reason(reason: Skip) -> &'static str {
     match reason {
@@ -195,13 +239,7 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 impl Consumer {
     /// Loads the mapping, connects to the target database and subscribes to the topics.
     pub async fn start(config: Config, direction: Direction) -> Result<Consumer, ConsumerError> {
-        let mapping = Mapping::load(&config.mapping)?;
-        let mut writer = Writer::connect(&config.target.url).await.map_err(ConsumerError::Target)?;
-        let hints = type_hints(&mapping, direction, &mut writer).await;
-        for pair in mapping.tables() {
-            let policy = TablePolicy { guard: pair.guard(direction), soft_delete: pair.soft_delete(direction) };
-            writer.set_policy(pair.target(direction).clone(), policy);
-        }
+        let Pipeline { decoder, mapping, writer } = Pipeline::new(&config, direction).await?;
         let applied_up_to = writer
             .checkpoints(&config.kafka.group)
             .await
@@ -209,7 +247,6 @@ impl Consumer {
             .into_iter()
             .map(|c| ((c.topic, c.partition), c.offset))
             .collect();
-        let decoder = Decoder::new(config.debezium.settings(), hints);
         let mut client = ClientConfig::new();
         client
             .set("bootstrap.servers", &config.kafka.brokers)
