@@ -43,6 +43,35 @@ pub struct Config {
     /// The HTTP endpoints (`/healthz`, `/readyz`, `/metrics`); none when absent.
     #[serde(default)]
     pub http: Option<HttpConfig>,
+    /// How long some failures are retried.
+    #[serde(default)]
+    pub retry: RetryConfig,
+}
+
+/// Retry settings. Transient failures (lost connections, deadlocks, lock timeouts) are retried
+/// until they pass, with exponential backoff; these settings bound the others.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// How long a batch refused for a missing referenced row (a foreign key) is retried before the
+    /// refused changes count as permanent failures: a parent row may arrive from another topic.
+    #[serde(default = "RetryConfig::default_foreign_key_seconds")]
+    pub foreign_key_seconds: u64,
+}
+
+impl RetryConfig {
+    /// Long enough for a parent written in the same source transaction to arrive from its topic.
+    const DEFAULT_FOREIGN_KEY_SECONDS: u64 = 60;
+
+    fn default_foreign_key_seconds() -> u64 {
+        Self::DEFAULT_FOREIGN_KEY_SECONDS
+    }
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig { foreign_key_seconds: Self::DEFAULT_FOREIGN_KEY_SECONDS }
+    }
 }
 
 /// The HTTP endpoints.
@@ -261,6 +290,7 @@ impl Config {
     /// | `DUALSYNC_MAPPING` | `mapping` |
     /// | `DUALSYNC_BATCH_MAX_EVENTS`, `DUALSYNC_BATCH_LINGER_MS` | `batch.*` |
     /// | `DUALSYNC_DLQ_TOPIC`, `DUALSYNC_HTTP_LISTEN` | `dlq.topic`, `http.listen` |
+    /// | `DUALSYNC_RETRY_FOREIGN_KEY_SECONDS` | `retry.foreign_key_seconds` |
     pub fn override_from(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let invalid = |name: &str, message: String| ConfigError::Invalid { path: format!("${name}"), message };
         let secret = |name: &str| -> Result<Option<String>, ConfigError> {
@@ -303,6 +333,9 @@ impl Config {
         }
         if let Some(v) = number("DUALSYNC_BATCH_LINGER_MS")? {
             self.batch.linger_ms = v;
+        }
+        if let Some(v) = number("DUALSYNC_RETRY_FOREIGN_KEY_SECONDS")? {
+            self.retry.foreign_key_seconds = v;
         }
         if let Some(v) = env("DUALSYNC_DLQ_TOPIC") {
             self.dlq = Some(DlqConfig { topic: v });

@@ -488,13 +488,16 @@ impl Consumer {
         batch: &[OwnedMessage],
     ) -> Result<Vec<Failure>, ConsumerError> {
         let all: Vec<RowChange> = changes.iter().map(|(_, c)| c.clone()).collect();
-        let source = match self.apply_retrying(&all, checkpoints).await {
+        let wait_for_parents = Duration::from_secs(self.config.retry.foreign_key_seconds);
+        let source = match self.apply_retrying(&all, checkpoints, wait_for_parents).await {
             Ok(()) => return Ok(Vec::new()),
             Err(source) if self.dead_letters.is_none() => source,
             Err(source) => {
                 warn!(error = %source, "the target refused the batch; isolating the refused changes");
                 let failed = self.isolate(changes, &source).await;
-                self.apply_retrying(&[], checkpoints).await.map_err(|source| self.write_error(batch, source))?;
+                self.apply_retrying(&[], checkpoints, Duration::ZERO)
+                    .await
+                    .map_err(|source| self.write_error(batch, source))?;
                 return Ok(failed);
             }
         };
@@ -519,7 +522,7 @@ impl Consumer {
         let mut work: Vec<_> = halves(0..changes.len(), 2).into();
         while let Some((range, attempts)) = work.pop() {
             let slice: Vec<RowChange> = changes[range.clone()].iter().map(|(_, c)| c.clone()).collect();
-            match self.apply_retrying(&slice, &[]).await {
+            match self.apply_retrying(&slice, &[], Duration::ZERO).await {
                 Ok(()) => {}
                 Err(e) if range.len() == 1 => {
                     failed.push(write_failure(changes[range.start].0, e.to_string(), attempts))
@@ -530,13 +533,25 @@ impl Consumer {
         failed
     }
 
-    /// Applies, retrying transient failures with exponential backoff until they pass; returns
-    /// only permanent failures.
-    async fn apply_retrying(&mut self, changes: &[RowChange], checkpoints: &[Checkpoint]) -> Result<(), WriteError> {
+    /// Applies, retrying transient failures with exponential backoff until they pass, and
+    /// foreign-key refusals for up to `wait_for_parents`; returns only permanent failures.
+    async fn apply_retrying(
+        &mut self,
+        changes: &[RowChange],
+        checkpoints: &[Checkpoint],
+        wait_for_parents: Duration,
+    ) -> Result<(), WriteError> {
         let mut delay = FIRST_RETRY_DELAY;
+        let parents_deadline = Instant::now() + wait_for_parents;
         loop {
             let started = Instant::now();
             match self.writer.apply(changes, checkpoints).await {
+                Err(e) if e.is_foreign_key() && Instant::now() + delay <= parents_deadline => {
+                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "a referenced row is missing; waiting for it");
+                    metrics::counter!("dualsync_retries_total", "direction" => self.direction.name()).increment(1);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_RETRY_DELAY);
+                }
                 Err(e) if e.is_transient() => {
                     warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "transient write failure; retrying");
                     self.health.target_ok.store(false, Ordering::Relaxed);

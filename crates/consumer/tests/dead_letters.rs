@@ -79,3 +79,56 @@ async fn poison_events_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
     // The batch of four changes failed, then its right half, then the change alone.
     assert_eq!(header(&letters[2], "dualsync.attempts"), "3");
 }
+
+/// A child that arrives before its parent (from another topic) is retried for
+/// `retry.foreign_key_seconds`: applied when the parent shows up in time, dead-lettered when not.
+#[tokio::test]
+async fn children_wait_for_their_parents_for_a_while() {
+    let target = TestDb::new(Kind::Postgres).await;
+    target
+        .exec("CREATE TABLE {ns}.parents (id INTEGER PRIMARY KEY); CREATE TABLE {ns}.children (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES {ns}.parents (id))")
+        .await;
+    let child = |id: i64, parent: i64| -> Record {
+        let event = serde_json::json!({"op": "c", "after": {"id": id, "parent_id": parent}, "source": {"db": "shop", "table": "children"}});
+        (Some(format!("{{\"id\":{id}}}").into_bytes()), Some(event.to_string().into_bytes()))
+    };
+    let mapping =
+        format!("version: 1\ntables:\n  - legacy: shop.children\n    revamp: {}.children\n", target.namespace);
+    let run = |seconds: u64| {
+        let (target, mapping) = (&target, &mapping);
+        async move {
+            let (topic, dlq) = (unique("legacy.shop.children"), unique("dualsync.dlq"));
+            create_topic(&topic, 1).await;
+            create_topic(&dlq, 1).await;
+            let config = write_config(&temp_dir(), &topic, target, mapping);
+            let mut text = std::fs::read_to_string(&config).expect("config");
+            text.push_str(&format!("dlq:\n  topic: {dlq}\nretry:\n  foreign_key_seconds: {seconds}\n"));
+            std::fs::write(&config, text).expect("config");
+            (topic, config)
+        }
+    };
+
+    // GIVEN a child of parent 1, which is not there yet, WHEN the parent arrives 2 s later
+    let (topic, config) = run(60).await;
+    produce(&topic, &[child(10, 1)]).await;
+    let late_parent = {
+        let target_url = target.url.clone();
+        let ns = target.namespace.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            let parent = TestDb { kind: Kind::Postgres, namespace: ns, url: target_url };
+            parent.exec("INSERT INTO {ns}.parents VALUES (1)").await;
+        })
+    };
+    let stats = consume(&config, Direction::LegacyToRevamp, 1).await;
+    late_parent.await.expect("parent");
+    // THEN the child is applied, nothing dead-lettered
+    assert_eq!((stats.applied(), stats.dead_lettered()), (1, 0));
+
+    // GIVEN a child whose parent never comes, THEN it is dead-lettered after the retry time
+    let (topic, config) = run(1).await;
+    produce(&topic, &[child(20, 2)]).await;
+    let stats = consume(&config, Direction::LegacyToRevamp, 1).await;
+    assert_eq!((stats.applied(), stats.dead_lettered()), (0, 1));
+    assert_eq!(target.rows("SELECT id::text, parent_id::text FROM {ns}.children").await, rows(&[&["10", "1"]]));
+}

@@ -91,6 +91,14 @@ impl WriteError {
         WriteError::Database { context, source }
     }
 
+    /// Whether the target refused a row for a missing referenced row (a foreign key): the parent
+    /// may still arrive from another topic, so this is worth retrying for a while.
+    pub fn is_foreign_key(&self) -> bool {
+        let WriteError::Database { source: sqlx::Error::Database(db), .. } = self else { return false };
+        db.code().as_deref() == Some("23503")
+            || db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().is_some_and(|e| e.number() == 1452)
+    }
+
     /// Whether retrying the same batch later may succeed: lost or refused connections, deadlocks,
     /// lock wait timeouts, serialization failures, too many connections, server shutdown.
     /// Everything else is permanent: retrying would fail the same way.
