@@ -46,6 +46,10 @@ pub struct Config {
     /// How long some failures are retried.
     #[serde(default)]
     pub retry: RetryConfig,
+    /// On SIGTERM/SIGINT, how long the batch in hand may take to be written before the consumer
+    /// exits anyway (the batch is then delivered again after the restart), in milliseconds.
+    #[serde(default = "Config::default_shutdown_timeout_ms")]
+    pub shutdown_timeout_ms: u64,
 }
 
 /// Retry settings. Transient failures (lost connections, deadlocks, lock timeouts) are retried
@@ -266,6 +270,18 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Within a typical orchestrator's grace period (30 s for Kubernetes) with room to spare.
+    const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 20_000;
+
+    fn default_shutdown_timeout_ms() -> u64 {
+        Self::DEFAULT_SHUTDOWN_TIMEOUT_MS
+    }
+
+    /// The shutdown deadline.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
+    }
+
     /// Reads a configuration file; the mapping path is resolved against the file's folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
@@ -290,7 +306,7 @@ impl Config {
     /// | `DUALSYNC_MAPPING` | `mapping` |
     /// | `DUALSYNC_BATCH_MAX_EVENTS`, `DUALSYNC_BATCH_LINGER_MS` | `batch.*` |
     /// | `DUALSYNC_DLQ_TOPIC`, `DUALSYNC_HTTP_LISTEN` | `dlq.topic`, `http.listen` |
-    /// | `DUALSYNC_RETRY_FOREIGN_KEY_SECONDS` | `retry.foreign_key_seconds` |
+    /// | `DUALSYNC_RETRY_FOREIGN_KEY_SECONDS`, `DUALSYNC_SHUTDOWN_TIMEOUT_MS` | `retry.foreign_key_seconds`, `shutdown_timeout_ms` |
     pub fn override_from(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let invalid = |name: &str, message: String| ConfigError::Invalid { path: format!("${name}"), message };
         let secret = |name: &str| -> Result<Option<String>, ConfigError> {
@@ -333,6 +349,9 @@ impl Config {
         }
         if let Some(v) = number("DUALSYNC_BATCH_LINGER_MS")? {
             self.batch.linger_ms = v;
+        }
+        if let Some(v) = number("DUALSYNC_SHUTDOWN_TIMEOUT_MS")? {
+            self.shutdown_timeout_ms = v;
         }
         if let Some(v) = number("DUALSYNC_RETRY_FOREIGN_KEY_SECONDS")? {
             self.retry.foreign_key_seconds = v;

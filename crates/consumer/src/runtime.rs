@@ -189,6 +189,16 @@ impl Pipeline {
     }
 }
 
+/// What the consume loop does next.
+enum Next {
+    /// Nothing yet.
+    Continue,
+    /// Write the batch in hand.
+    Flush,
+    /// Write the batch in hand within the shutdown deadline, then stop.
+    Shutdown,
+}
+
 /// The metrics label of a skip reason.
 fn skip_reason(reason: Skip) -> &'static str {
     match reason {
@@ -320,6 +330,7 @@ impl Consumer {
         let mut health_tick = tokio::time::interval(Duration::from_secs(1));
         let mut batch: Vec<OwnedMessage> = Vec::with_capacity(self.config.batch.max_events);
         let mut flush_at: Option<Instant> = None;
+        let deadline = self.config.shutdown_timeout();
         let result = loop {
             let linger = async {
                 match flush_at {
@@ -327,35 +338,56 @@ impl Consumer {
                     None => std::future::pending().await,
                 }
             };
-            tokio::select! {
+            let next = tokio::select! {
                 biased;
-                () = &mut shutdown => break self.flush(&mut batch).await,
+                () = &mut shutdown => Next::Shutdown,
                 _ = health_tick.tick() => {
                     let assigned = self.kafka.assignment().is_ok_and(|a| a.count() > 0);
                     self.health.assigned.store(assigned, Ordering::Relaxed);
-                    continue;
+                    Next::Continue
                 }
-                () = linger => {
-                    flush_at = None;
-                    if let Err(e) = self.flush(&mut batch).await {
-                        break Err(e);
-                    }
-                }
+                () = linger => Next::Flush,
                 received = self.kafka.recv() => match received {
                     Ok(message) => {
                         self.stats.consumed.fetch_add(1, Ordering::Relaxed);
                         batch.push(message.detach());
                         flush_at.get_or_insert_with(|| Instant::now() + self.config.batch.linger());
-                        if batch.len() >= self.config.batch.max_events {
-                            flush_at = None;
-                            if let Err(e) = self.flush(&mut batch).await {
-                                break Err(e);
-                            }
-                        }
+                        if batch.len() >= self.config.batch.max_events { Next::Flush } else { Next::Continue }
                     }
                     // librdkafka reconnects by itself; its errors here are reports, not ends.
-                    Err(e) => warn!(error = %e, "kafka consumer error"),
+                    Err(e) => {
+                        warn!(error = %e, "kafka consumer error");
+                        Next::Continue
+                    }
                 },
+            };
+            match next {
+                Next::Continue => continue,
+                Next::Shutdown => break self.flush_within(&mut batch, deadline).await,
+                Next::Flush => {
+                    flush_at = None;
+                    // A flush still running when shutdown is requested gets the shutdown deadline.
+                    let outcome = {
+                        let flush = self.flush(&mut batch);
+                        tokio::pin!(flush);
+                        tokio::select! {
+                            result = &mut flush => Ok(result),
+                            () = &mut shutdown => Err(tokio::time::timeout(deadline, flush).await),
+                        }
+                    };
+                    match outcome {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => break Err(e),
+                        Err(Ok(result)) => break result,
+                        Err(Err(_)) => {
+                            warn!(
+                                deadline_ms = deadline.as_millis() as u64,
+                                "shutdown deadline passed; the batch in hand is not committed and will be delivered again"
+                            );
+                            break Ok(());
+                        }
+                    }
+                }
             }
         };
         self.commit().await;
@@ -368,6 +400,21 @@ impl Consumer {
             "consumer stopped"
         );
         result
+    }
+
+    /// Flushes the batch in hand, giving up after `deadline`: the unfinished transaction rolls
+    /// back and the batch's offsets stay unstored, so its events are delivered again.
+    async fn flush_within(&mut self, batch: &mut Vec<OwnedMessage>, deadline: Duration) -> Result<(), ConsumerError> {
+        match tokio::time::timeout(deadline, self.flush(batch)).await {
+            Ok(result) => result,
+            Err(_) => {
+                warn!(
+                    deadline_ms = deadline.as_millis() as u64,
+                    "shutdown deadline passed; the batch in hand is not committed and will be delivered again"
+                );
+                Ok(())
+            }
+        }
     }
 
     /// Decodes, maps and writes the batch, then stores its offsets.
