@@ -496,8 +496,10 @@ impl Consumer {
         failed.extend(self.write(&changes, &checkpoints, batch).await?);
         // Dead letters are acknowledged before any offset of the batch is stored.
         self.send_dead_letters(&failed, batch).await?;
+        // Never backwards: a batch of re-delivered events ends below what the target holds.
         for c in checkpoints {
-            self.applied_up_to.insert((c.topic, c.partition), c.offset);
+            let done = self.applied_up_to.entry((c.topic, c.partition)).or_insert(c.offset);
+            *done = (*done).max(c.offset);
         }
         self.store_offsets(batch);
         let applied = changes.len() - failed.iter().filter(|f| f.stage == Stage::Write).count();
