@@ -335,7 +335,7 @@ async fn kill_9_mid_run_then_restart() {
     assert!(applied_at_kill < total, "killed before the end ({applied_at_kill} applied)");
 
     // WHEN it restarts with the same group
-    let mut second = start();
+    let second = start();
     while count().await[0][0].as_deref() != Some(&total.to_string()) {
         assert!(tokio::time::Instant::now() < deadline, "the second run did not finish");
         tokio::time::sleep(Duration::from_millis(100)).await;
