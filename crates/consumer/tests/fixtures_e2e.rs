@@ -354,3 +354,45 @@ async fn kill_9_mid_run_then_restart() {
     assert!(sums(&first_log, "applied") as i64 <= applied_at_kill, "{first_log}");
     eprintln!("applied before the kill: {applied_at_kill}; skipped by the checkpoint after the restart: {redelivered}");
 }
+
+/// `--log-format json`: every log line is a JSON object; no row data is logged at info level.
+#[tokio::test]
+async fn json_logs() {
+    let target = TestDb::new(Kind::Postgres).await;
+    target.exec("CREATE TABLE {ns}.items (id INTEGER PRIMARY KEY, name TEXT)").await;
+    let topic = unique("legacy.shop.items");
+    create_topic(&topic, 1).await;
+    let event = serde_json::json!({"op": "c", "after": {"id": 1, "name": "secret row data"}, "source": {"db": "shop", "table": "items"}});
+    produce(&topic, &[(Some(br#"{"id":1}"#.to_vec()), Some(event.to_string().into_bytes()))]).await;
+    let mapping = format!("version: 1\ntables:\n  - legacy: shop.items\n    revamp: {}.items\n", target.namespace);
+    let config = write_config(&temp_dir(), &topic, &target, &mapping);
+    let child = Command::new(env!("CARGO_BIN_EXE_legacy-to-revamp"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--log-format")
+        .arg("json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start legacy-to-revamp");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while target.rows("SELECT count(*)::text FROM {ns}.items").await != rows(&[&["1"]]) {
+        assert!(tokio::time::Instant::now() < deadline, "not applied");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill -TERM");
+    let output = child.wait_with_output().expect("wait");
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<Json> =
+        log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    let messages: Vec<&str> = lines.iter().filter_map(|l| l["fields"]["message"].as_str()).collect();
+    assert!(
+        messages.contains(&"consumer started")
+            && messages.contains(&"batch written")
+            && messages.contains(&"consumer stopped"),
+        "{log}"
+    );
+    assert!(lines.iter().all(|l| l["level"].is_string() && l["timestamp"].is_string()), "{log}");
+    assert!(!log.contains("secret row data"), "row data is not logged at info level");
+}
