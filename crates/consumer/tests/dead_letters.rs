@@ -3,16 +3,14 @@
 
 mod common;
 
-use common::{consume, temp_dir, write_config};
+use common::{consume, item_event, items_mapping, temp_dir, write_config};
 use dualsync_consumer::Direction;
 use dualsync_testkit::{Kind, Record, TestDb, create_topic, produce, read_records, rows, unique};
 use rdkafka::Message as _;
 use rdkafka::message::Headers as _;
 
 fn create(id: i64, name: Option<&str>) -> Record {
-    let event =
-        serde_json::json!({"op": "c", "after": {"id": id, "name": name}, "source": {"db": "shop", "table": "items"}});
-    (Some(format!("{{\"id\":{id}}}").into_bytes()), Some(event.to_string().into_bytes()))
+    item_event("c", id, name)
 }
 
 #[tokio::test]
@@ -33,7 +31,7 @@ async fn poison_events_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
         create(4, Some("four")),
     ];
     produce(&topic, &events).await;
-    let mapping = format!("version: 1\ntables:\n  - legacy: shop.items\n    revamp: {}.items\n", target.namespace);
+    let mapping = items_mapping(&target);
     let config = write_config(&temp_dir(), &topic, &target, &mapping);
     let mut text = std::fs::read_to_string(&config).expect("config");
     text.push_str(&format!("dlq:\n  topic: {dlq}\n"));

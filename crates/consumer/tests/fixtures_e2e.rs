@@ -3,12 +3,13 @@
 //! and the target table ends with exactly the rows the events describe. Each topic is consumed
 //! twice (a second consumer group re-reads it from the start) to prove re-delivery changes nothing.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod common;
 
-use common::{consume, new_group, temp_dir, write_config};
+use common::{
+    consume, item_event, items_mapping, new_group, spawn_legacy_to_revamp, stop_with_sigterm, temp_dir, write_config,
+};
 use dualsync_consumer::Direction;
 use dualsync_testkit::{Kind, Record, TestDb, create_topic, fixture_lines, produce, rows, unique};
 use serde_json::Value as Json;
@@ -140,13 +141,7 @@ async fn mysql_events_with_schema_into_postgres_via_the_binary() {
     ]);
     let select = "SELECT id::text, title, details, weight_kg::text FROM {ns}.catalog_items ORDER BY id";
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_legacy-to-revamp"))
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start legacy-to-revamp");
+    let mut child = spawn_legacy_to_revamp(&config, &[], &[]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     while target.rows(select).await != expected {
         if tokio::time::Instant::now() > deadline || child.try_wait().expect("poll child").is_some() {
@@ -156,11 +151,7 @@ async fn mysql_events_with_schema_into_postgres_via_the_binary() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");
-    assert!(status.success());
-    let output = child.wait_with_output().expect("wait for legacy-to-revamp");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "exit status {:?}; stderr:\n{stderr}", output.status);
+    let stderr = stop_with_sigterm(child);
     assert!(stderr.contains("consumer stopped"), "stderr:\n{stderr}");
 
     new_group(&config);
@@ -250,14 +241,9 @@ async fn redelivered_events_below_the_checkpoint_are_skipped() {
     target.exec("CREATE TABLE {ns}.items (id INTEGER PRIMARY KEY, name TEXT)").await;
     let topic = unique("legacy.shop.items");
     create_topic(&topic, 1).await;
-    let events: Vec<Record> = (0..5)
-        .map(|i| {
-            let event = serde_json::json!({"op": "c", "after": {"id": i, "name": format!("item {i}")}, "source": {"db": "shop", "table": "items"}});
-            (Some(format!("{{\"id\":{i}}}").into_bytes()), Some(event.to_string().into_bytes()))
-        })
-        .collect();
+    let events: Vec<Record> = (0..5).map(|i| item_event("c", i, Some(&format!("item {i}")))).collect();
     produce(&topic, &events).await;
-    let mapping = format!("version: 1\ntables:\n  - legacy: shop.items\n    revamp: {}.items\n", target.namespace);
+    let mapping = items_mapping(&target);
     let config = write_config(&temp_dir(), &topic, &target, &mapping);
     // GIVEN the target's checkpoint says offsets 0..=2 of this group are applied
     let group = dualsync_consumer::Config::load(&config).expect("config").kafka.group;
@@ -290,27 +276,13 @@ async fn kill_9_mid_run_then_restart() {
     let topic = unique("legacy.shop.items");
     create_topic(&topic, 1).await;
     let total = 3000;
-    let events: Vec<Record> = (0..total)
-        .map(|i| {
-            let event = serde_json::json!({"op": "c", "after": {"id": i, "name": format!("item {i}")}, "source": {"db": "shop", "table": "items"}});
-            (Some(format!("{{\"id\":{i}}}").into_bytes()), Some(event.to_string().into_bytes()))
-        })
-        .collect();
+    let events: Vec<Record> = (0..total).map(|i| item_event("c", i, Some(&format!("item {i}")))).collect();
     produce(&topic, &events).await;
-    let mapping = format!("version: 1\ntables:\n  - legacy: shop.items\n    revamp: {}.items\n", target.namespace);
+    let mapping = items_mapping(&target);
     let config = write_config(&temp_dir(), &topic, &target, &mapping);
     let count = || target.rows("SELECT count(*)::text FROM {ns}.items");
-    let start = || {
-        Command::new(env!("CARGO_BIN_EXE_legacy-to-revamp"))
-            .arg("--config")
-            .arg(&config)
-            .env("DUALSYNC_BATCH_MAX_EVENTS", "25")
-            .env("DUALSYNC_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start legacy-to-revamp")
-    };
+    let start =
+        || spawn_legacy_to_revamp(&config, &[], &[("DUALSYNC_BATCH_MAX_EVENTS", "25"), ("DUALSYNC_LOG", "info")]);
     // GIVEN a run killed with SIGKILL once part of the events are applied
     let mut first = start();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
@@ -340,12 +312,9 @@ async fn kill_9_mid_run_then_restart() {
         assert!(tokio::time::Instant::now() < deadline, "the second run did not finish");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Command::new("kill").arg("-TERM").arg(second.id().to_string()).status().expect("kill -TERM");
-    let output = second.wait_with_output().expect("second run");
-    assert!(output.status.success());
+    let log = stop_with_sigterm(second);
 
     // THEN every row is there, each applied exactly once
-    let log = String::from_utf8_lossy(&output.stderr);
     assert_eq!(count().await, rows(&[&[&total.to_string()]]));
     assert_eq!(target.rows("SELECT n::text FROM {ns}.applies").await, rows(&[&[&total.to_string()]]));
     let redelivered = sums(&log, "redelivered");
@@ -362,28 +331,16 @@ async fn json_logs() {
     target.exec("CREATE TABLE {ns}.items (id INTEGER PRIMARY KEY, name TEXT)").await;
     let topic = unique("legacy.shop.items");
     create_topic(&topic, 1).await;
-    let event = serde_json::json!({"op": "c", "after": {"id": 1, "name": "secret row data"}, "source": {"db": "shop", "table": "items"}});
-    produce(&topic, &[(Some(br#"{"id":1}"#.to_vec()), Some(event.to_string().into_bytes()))]).await;
-    let mapping = format!("version: 1\ntables:\n  - legacy: shop.items\n    revamp: {}.items\n", target.namespace);
+    produce(&topic, &[item_event("c", 1, Some("secret row data"))]).await;
+    let mapping = items_mapping(&target);
     let config = write_config(&temp_dir(), &topic, &target, &mapping);
-    let child = Command::new(env!("CARGO_BIN_EXE_legacy-to-revamp"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--log-format")
-        .arg("json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start legacy-to-revamp");
+    let child = spawn_legacy_to_revamp(&config, &["--log-format", "json"], &[]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while target.rows("SELECT count(*)::text FROM {ns}.items").await != rows(&[&["1"]]) {
         assert!(tokio::time::Instant::now() < deadline, "not applied");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill -TERM");
-    let output = child.wait_with_output().expect("wait");
-    assert!(output.status.success());
-    let log = String::from_utf8_lossy(&output.stderr);
+    let log = stop_with_sigterm(child);
     let lines: Vec<Json> =
         log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
     let messages: Vec<&str> = lines.iter().filter_map(|l| l["fields"]["message"].as_str()).collect();

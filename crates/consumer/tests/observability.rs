@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{temp_dir, write_config};
+use common::{item_event, items_mapping, temp_dir, write_config};
 use dualsync_consumer::{Config, Consumer, Direction};
 use dualsync_testkit::{Kind, TestDb, create_topic, produce, unique};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -30,12 +30,8 @@ async fn endpoints_report_the_run() {
     let (topic, dlq) = (unique("legacy.shop.items"), unique("dualsync.dlq"));
     create_topic(&topic, 1).await;
     create_topic(&dlq, 1).await;
-    let event = |id: i64, name: Option<&str>| {
-        let value = serde_json::json!({"op": "c", "after": {"id": id, "name": name}, "source": {"db": "shop", "table": "items", "ts_ms": 1_700_000_000_000i64}});
-        (Some(format!("{{\"id\":{id}}}").into_bytes()), Some(value.to_string().into_bytes()))
-    };
-    produce(&topic, &[event(1, Some("a")), event(2, None), event(3, Some("c"))]).await;
-    let mapping = format!("version: 1\ntables:\n  - legacy: shop.items\n    revamp: {}.items\n", target.namespace);
+    produce(&topic, &[item_event("c", 1, Some("a")), item_event("c", 2, None), item_event("c", 3, Some("c"))]).await;
+    let mapping = items_mapping(&target);
     let path = write_config(&temp_dir(), &topic, &target, &mapping);
     let mut text = std::fs::read_to_string(&path).expect("config");
     text.push_str(&format!("dlq:\n  topic: {dlq}\nhttp:\n  listen: 127.0.0.1:0\n"));

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{consume, temp_dir, write_config};
+use common::{consume, item_event, items_mapping, temp_dir, write_config};
 use dualsync_consumer::{Config, Consumer, Direction};
 use dualsync_testkit::{Kind, TestDb, create_topic, produce, rows, unique};
 use sqlx::{AssertSqlSafe, Connection};
@@ -18,10 +18,8 @@ async fn a_stuck_batch_does_not_hold_the_shutdown() {
         .await;
     let topic = unique("legacy.shop.items");
     create_topic(&topic, 1).await;
-    let event =
-        serde_json::json!({"op": "u", "after": {"id": 1, "name": "new"}, "source": {"db": "shop", "table": "items"}});
-    produce(&topic, &[(Some(br#"{"id":1}"#.to_vec()), Some(event.to_string().into_bytes()))]).await;
-    let mapping = format!("version: 1\ntables:\n  - legacy: shop.items\n    revamp: {}.items\n", target.namespace);
+    produce(&topic, &[item_event("u", 1, Some("new"))]).await;
+    let mapping = items_mapping(&target);
     let config = write_config(&temp_dir(), &topic, &target, &mapping);
     let mut text = std::fs::read_to_string(&config).expect("config");
     text.push_str("shutdown_timeout_ms: 1000\n");

@@ -62,3 +62,42 @@ pub async fn consume(config: &Path, direction: Direction, events: u64) -> std::s
     assert_eq!(stats.consumed(), events, "nothing beyond the topic's events was consumed");
     stats
 }
+
+/// A Debezium MySQL-style event of `shop.items` (schemaless), keyed by `id`, committed at a fixed
+/// time (so the lag gauge has a value).
+pub fn item_event(op: &str, id: i64, name: Option<&str>) -> dualsync_testkit::Record {
+    let event = serde_json::json!({
+        "op": op, "after": {"id": id, "name": name},
+        "source": {"db": "shop", "table": "items", "ts_ms": 1_700_000_000_000i64}
+    });
+    (Some(format!("{{\"id\":{id}}}").into_bytes()), Some(event.to_string().into_bytes()))
+}
+
+/// The mapping of legacy `shop.items` to `items` in the test's namespace.
+pub fn items_mapping(target: &TestDb) -> String {
+    format!("version: 1\ntables:\n  - legacy: shop.items\n    revamp: {}.items\n", target.namespace)
+}
+
+/// Starts the `legacy-to-revamp` binary with `config`, extra arguments and environment; its
+/// standard error is captured.
+pub fn spawn_legacy_to_revamp(config: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_legacy-to-revamp"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start legacy-to-revamp")
+}
+
+/// Stops a consumer binary with SIGTERM; asserts it exits 0 and returns its standard error.
+pub fn stop_with_sigterm(child: std::process::Child) -> String {
+    let status = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait for the consumer");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "exit status {:?}; stderr:\n{stderr}", output.status);
+    stderr
+}
