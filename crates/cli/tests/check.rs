@@ -47,7 +47,9 @@ impl Shop {
     fn install_triggers(&self) {
         let (code, out) = self.command("install-triggers", &self.mapping);
         assert_eq!(code, 0, "{out}");
-        assert_eq!(out.matches("trigger installed").count(), 4, "{out}");
+        assert_eq!(out.matches("flag trigger installed").count(), 4, "{out}");
+        // Hard deletes with a conflict rule: customers on the legacy side, orders on both.
+        assert_eq!(out.matches("delete trigger installed").count(), 3, "{out}");
     }
 
     /// The report's finding lines, with the test namespaces written as `LEGACY` and `REVAMP`.
@@ -81,12 +83,13 @@ fn run(subcommand: &str, mapping: &Path, urls: Option<(&str, &str)>) -> Output {
 #[tokio::test]
 async fn the_demo_shop_passes() {
     let shop = shop().await;
-    // Without the flag triggers: warnings only, so the check passes.
+    // Without the triggers: warnings only, so the check passes.
     let (code, out) = shop.check(&shop.mapping);
     assert_eq!(code, 0, "{out}");
     assert_eq!(out.matches("warning: sync.source_flag.").count(), 4, "{out}");
     assert!(out.contains("no dualsync flag trigger on"), "{out}");
-    assert!(out.ends_with("0 errors, 4 warnings\n"), "{out}");
+    assert_eq!(out.matches("warning: sync.conflict: no dualsync delete trigger on").count(), 3, "{out}");
+    assert!(out.ends_with("0 errors, 7 warnings\n"), "{out}");
     shop.install_triggers();
     let (code, out) = shop.check(&shop.mapping);
     assert_eq!(code, 0, "{out}");
@@ -152,7 +155,7 @@ async fn broken_mappings_are_explained() {
 async fn a_misspelt_key_is_located_with_a_suggestion() {
     let shop = shop().await;
     let (code, out) = shop.command("uninstall-triggers", &shop.mapping);
-    assert_eq!((code, out.matches("trigger removed").count()), (0, 4), "{out}");
+    assert_eq!((code, out.matches("triggers removed").count()), (0, 4), "{out}");
     let (code, lines) = shop.findings(&shop.mapping.replacen("    columns:", "    colums:", 1));
     assert_eq!(code, 1);
     assert!(lines[0].starts_with("error: "), "{lines:?}");

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use dualsync_dlq::{DeadLetter, DeadLetters, Stage};
 use dualsync_envelope::{Decoder, TypeHints};
-use dualsync_mapping::{Direction, Mapped, Mapping, MappingError, RowChange, Skip};
-use dualsync_writer::{Checkpoint, TablePolicy, WriteError, Writer, debezium_type};
+use dualsync_mapping::{Direction, Mapped, Mapping, MappingError, RowChange, Skip, TableName};
+use dualsync_writer::{Checkpoint, Decisions, TablePolicy, WriteError, Writer, debezium_type};
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
@@ -614,7 +614,7 @@ impl Consumer {
                     metrics::gauge!("dualsync_retries_in_progress", "direction" => self.direction.name()).set(0.0);
                     metrics::histogram!("dualsync_apply_seconds", "direction" => self.direction.name())
                         .record(started.elapsed().as_secs_f64());
-                    return result;
+                    return result.map(|decisions| record_decisions(self.direction.name(), &decisions));
                 }
             }
         }
@@ -687,6 +687,24 @@ impl Consumer {
             Ok(Ok(())) | Ok(Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset))) => {}
             Ok(Err(e)) => warn!(error = %e, "final offset commit failed; uncommitted events will be re-delivered"),
             Err(e) => warn!(error = %e, "final offset commit did not run"),
+        }
+    }
+}
+
+/// Counts what the conflict rules decided, per table: `dualsync_conflict_decisions_total`.
+fn record_decisions(direction: &'static str, decisions: &HashMap<TableName, Decisions>) {
+    for (table, d) in decisions {
+        for (decision, count) in [
+            ("applied", d.applied),
+            ("stale", d.stale),
+            ("tie_won", d.ties_won),
+            ("tie_lost", d.ties_lost),
+            ("resurrection_prevented", d.resurrections_prevented),
+        ] {
+            if count > 0 {
+                metrics::counter!("dualsync_conflict_decisions_total", "direction" => direction, "table" => table.to_string(), "decision" => decision)
+                    .increment(count);
+            }
         }
     }
 }

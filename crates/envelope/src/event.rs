@@ -57,6 +57,15 @@ impl Row {
         self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
+    /// Sets column `name` to `value`, replacing its value or adding it at the end.
+    pub fn set(&mut self, name: impl Into<String>, value: Value) {
+        let name = name.into();
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, slot)) => *slot = value,
+            None => self.0.push((name, value)),
+        }
+    }
+
     /// The columns in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v))

@@ -35,11 +35,7 @@ pub fn is_echo(event: &ChangeEvent, flag: SourceFlag<'_>) -> bool {
 /// Sets the flag column of a row about to be written (on the side `flag` belongs to) to the
 /// dualsync value, adding the column if the row lacks it.
 pub fn stamp(row: &mut Row, flag: SourceFlag<'_>) {
-    let value = Value::Text(flag.dualsync.to_string());
-    match row.0.iter_mut().find(|(name, _)| name == flag.column) {
-        Some((_, slot)) => *slot = value,
-        None => row.0.push((flag.column.to_string(), value)),
-    }
+    row.set(flag.column, Value::Text(flag.dualsync.to_string()));
 }
 
 #[cfg(test)]

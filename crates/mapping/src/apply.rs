@@ -152,7 +152,11 @@ impl Mapping {
                 {
                     return Ok(Mapped::Skip(Skip::Filtered));
                 }
-                RowChangeKind::Delete(self.row(pair, direction, key, false, &source_name)?)
+                let mut row = self.row(pair, direction, key, false, &source_name)?;
+                if let Some(stamp) = self.delete_stamp(pair, direction, event, &source_name)? {
+                    row.set(stamp.0, stamp.1);
+                }
+                RowChangeKind::Delete(row)
             }
             op => {
                 let after =
@@ -180,6 +184,35 @@ impl Mapping {
             }
         };
         Ok(Mapped::Apply(RowChange { table: pair.target(direction).clone(), kind }))
+    }
+
+    /// When a delete happened, as a value of the target's conflict column, so the writer can
+    /// weigh it against the stored row and later changes (last writer wins for deletes too).
+    /// Timestamps: the source commit time, as an instant at the target zone's offset (so a
+    /// target column without zone takes its wall-clock time there). Versions, or timestamps
+    /// kept as numbers: the before image's value. `None` without a guard or a known time.
+    fn delete_stamp(
+        &self,
+        pair: &TablePair,
+        direction: Direction,
+        event: &ChangeEvent,
+        table: &dyn Fn() -> String,
+    ) -> Result<Option<(String, Value)>, MapError> {
+        let Some(guard) = pair.guard(direction) else { return Ok(None) };
+        let before = match &event.before {
+            Some(before) => self.row(pair, direction, before, false, table)?.get(&guard.column).cloned(),
+            None => None,
+        };
+        let before = before.filter(|v| !matches!(v, Value::Null | Value::Unavailable));
+        let numeric = matches!(before, Some(Value::Int(_) | Value::UInt(_) | Value::Decimal(_) | Value::Float(_)));
+        let committed = event.source.ts_ms.and_then(chrono::DateTime::from_timestamp_millis);
+        let stamp = match (guard.kind, committed) {
+            (dualsync_conflict::Kind::Timestamp, Some(at)) if !numeric => {
+                Some(Value::TimestampTz(at.with_timezone(&self.target_zone(direction)).fixed_offset()))
+            }
+            _ => before,
+        };
+        Ok(stamp.map(|v| (guard.column, v)))
     }
 
     /// A source row in target terms: renamed, value-mapped and converted, without excluded and

@@ -340,6 +340,15 @@ impl Mapping {
         Ok(Mapping { legacy_zone, revamp_zone, tables })
     }
 
+    /// The declared time zone of the side that writes in `direction` go to (UTC unless the
+    /// mapping says otherwise).
+    pub fn target_zone(&self, direction: Direction) -> Tz {
+        match direction {
+            Direction::LegacyToRevamp => self.revamp_zone,
+            Direction::RevampToLegacy => self.legacy_zone,
+        }
+    }
+
     /// The table pairs, in file order.
     pub fn tables(&self) -> &[TablePair] {
         &self.tables

@@ -90,6 +90,33 @@ fn delete_uses_the_key_then_the_before_image() {
     assert_eq!(neither, Err(MapError::NoKey { table: "inventory.products".into() }));
 }
 
+/// A delete carries its time in the target's conflict column: the source commit time as an
+/// instant at the target zone's offset for timestamps; the before image's value for versions.
+#[test]
+fn deletes_carry_their_time_for_the_conflict_rule() {
+    let yaml = |kind: &str| {
+        format!(
+            "version: 1\nsides:\n  revamp: {{ time_zone: Europe/Berlin }}\ntables:\n  - legacy: inventory.products\n    revamp: catalog.items\n    \
+             columns: {{ changed: modified_at, rev: version }}\n    sync:\n      conflict: {{ kind: {kind}, legacy: {col}, revamp: {rcol}, tie: legacy }}\n",
+            col = if kind == "version" { "rev" } else { "changed" },
+            rcol = if kind == "version" { "version" } else { "modified_at" },
+        )
+    };
+    let key = row(&[("id", Value::Int(3))]);
+    let before = row(&[("id", Value::Int(3)), ("rev", Value::Int(7)), ("changed", Value::Null)]);
+    let mut delete = event(Op::Delete, "inventory", "products", Some(key), Some(before), None);
+    delete.source.ts_ms = Some(1_700_000_000_123);
+    let deleted = |yaml: &str| match Mapping::from_yaml(yaml).unwrap().map_event(Direction::LegacyToRevamp, &delete) {
+        Ok(Mapped::Apply(RowChange { kind: RowChangeKind::Delete(row), .. })) => row,
+        other => panic!("{other:?}"),
+    };
+    let at = chrono::DateTime::parse_from_rfc3339("2023-11-14T23:13:20.123+01:00").unwrap();
+    assert_eq!(deleted(&yaml("timestamp")), row(&[("id", Value::Int(3)), ("modified_at", Value::TimestampTz(at))]));
+    assert_eq!(deleted(&yaml("version")), row(&[("id", Value::Int(3)), ("version", Value::Int(7))]));
+    // No conflict rule: the key alone.
+    assert_eq!(deleted(PRODUCTS), row(&[("id", Value::Int(3))]));
+}
+
 #[test]
 fn skips_what_is_not_a_mapped_row_change() {
     let mapping = Mapping::from_yaml(PRODUCTS).unwrap();

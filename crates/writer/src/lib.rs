@@ -17,6 +17,7 @@ mod hint;
 mod plan;
 mod schema;
 mod sql;
+mod tombstone;
 mod triggers;
 mod writer;
 
@@ -26,5 +27,6 @@ pub use error::WriteError;
 pub use hint::debezium_type;
 pub use schema::{Column, TableSchema};
 pub use sql::Dialect;
+pub use tombstone::{DELETED_AT, TOMBSTONE_PREFIX};
 pub use triggers::TRIGGER_PREFIX;
-pub use writer::{TablePolicy, Writer};
+pub use writer::{Decisions, TablePolicy, Writer};

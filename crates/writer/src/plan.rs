@@ -9,7 +9,9 @@ use dualsync_envelope::{Row, Value};
 use dualsync_mapping::{RowChange, RowChangeKind, TableName};
 
 use crate::encode::{Bound, bind, push_pg_element};
-use crate::{Dialect, TablePolicy, TableSchema, WriteError};
+use dualsync_conflict::Guard;
+
+use crate::{Dialect, TablePolicy, TableSchema, WriteError, tombstone};
 
 /// Most rows in one statement.
 const MAX_ROWS: usize = 4096;
@@ -88,11 +90,27 @@ pub(crate) fn plan<'a>(
                 }
             }
             RowChangeKind::Delete(key) => {
+                let guard = policy.and_then(|p| p.guard.as_ref());
+                // The delete's time, when the mapping knows it: weighed against the stored row.
+                let stamped = |row: &Row| guard.and_then(|g| row.get(&g.column)).is_some_and(|v| !v.is_null());
                 if let Some((column, value)) = policy.and_then(|p| p.soft_delete.as_ref()) {
+                    // Soft delete: set the column and, with the delete's time, the conflict column
+                    // too, so older changes arriving later lose to the delete.
+                    let mut columns = vec![column.as_str()];
                     let mut values = vec![encode(dialect, &table, column, value)?];
+                    let stamp = guard.and_then(|g| key.get(&g.column).filter(|v| !v.is_null()).map(|at| (g, at)));
+                    if let Some((g, at)) = stamp {
+                        columns.push(&g.column);
+                        values.push(encode(dialect, &table, &g.column, at)?);
+                    }
+                    columns.extend(schema.key.iter().map(String::as_str));
                     values.extend(key_values(dialect, schema, key, "delete")?);
+                    let delete_guard = stamp.map(|(g, at)| (Guard { incoming_wins_ties: true, ..g.clone() }, at));
+                    if let Some((g, at)) = &delete_guard {
+                        values.push(encode(dialect, &table, &g.column, at)?);
+                    }
                     out.push(Statement {
-                        sql: dialect.soft_delete(schema, &[column.as_str()]),
+                        sql: dialect.update(schema, &columns, delete_guard.as_ref().map(|(g, _)| g)),
                         values,
                         context: format!("soft delete in {table}"),
                         key: &[],
@@ -100,26 +118,45 @@ pub(crate) fn plan<'a>(
                     i += 1;
                     continue;
                 }
+                let with_stamp = stamped(key);
                 key_values(dialect, schema, key, "delete")?;
                 let mut keys: Vec<&Row> = vec![key];
                 while let Some(RowChangeKind::Delete(next)) = changes.get(i + keys.len()).map(|c| &c.kind) {
-                    if changes[i + keys.len()].table != change.table {
+                    if changes[i + keys.len()].table != change.table || stamped(next) != with_stamp {
                         break;
                     }
                     key_values(dialect, schema, next, "delete")?;
                     keys.push(next);
                 }
                 i += keys.len();
-                let key_columns: Vec<&str> = schema.key.iter().map(String::as_str).collect();
+                let guard = guard.filter(|_| with_stamp);
+                let mut columns: Vec<&str> = schema.key.iter().map(String::as_str).collect();
+                if let Some(g) = guard {
+                    columns.push(&g.column);
+                }
                 let mut start = 0;
-                for chunk in chunks(dialect, keys.len(), key_columns.len()) {
+                for chunk in chunks(dialect, keys.len(), columns.len()) {
                     out.push(Statement {
-                        sql: dialect.delete(schema, chunk),
-                        values: values(dialect, &table, &key_columns, &keys[start..start + chunk])?,
+                        sql: dialect.delete(schema, chunk, guard),
+                        values: values(dialect, &table, &columns, &keys[start..start + chunk])?,
                         context: format!("delete from {table}"),
                         key: &[],
                     });
                     start += chunk;
+                }
+                // Remember the deletes, so older changes arriving later do not bring the rows back.
+                if let (Some(g), Some(tomb)) = (guard, tombstone::schema(schema, policy)) {
+                    let tomb_columns: Vec<&str> = tomb.columns.iter().map(|c| c.name.as_str()).collect();
+                    let mut start = 0;
+                    for chunk in chunks(dialect, keys.len(), columns.len()) {
+                        out.push(Statement {
+                            sql: dialect.upsert(&tomb, &tomb_columns, chunk, Some(&tombstone::guard(g.kind))),
+                            values: values(dialect, &table, &columns, &keys[start..start + chunk])?,
+                            context: format!("recording deletes from {table} in {}", tomb.name),
+                            key: &[],
+                        });
+                        start += chunk;
+                    }
                 }
             }
             // MySQL's TRUNCATE commits the transaction by itself, so it deletes every row instead.
@@ -135,6 +172,95 @@ pub(crate) fn plan<'a>(
                 });
                 i += 1;
             }
+        }
+    }
+    Ok(out)
+}
+
+/// One query of [`Dialect::weigh`]: rows of a batch weighed against the stored rows before the
+/// batch is written.
+pub(crate) struct Weighing<'a> {
+    pub(crate) statement: Statement<'a>,
+    /// The table.
+    pub(crate) table: &'a TableName,
+    /// The batch positions of the weighed rows, in query order (the query numbers them from 1).
+    pub(crate) positions: Vec<usize>,
+    /// Whether the rows are deletes (which win ties) rather than upserts.
+    pub(crate) deletes: bool,
+    /// Whether incoming upserts win ties.
+    pub(crate) incoming_wins_ties: bool,
+}
+
+/// The weighings for `changes`: per table with a conflict rule, its whole-row upserts and its
+/// deletes that carry their time, in chunks.
+pub(crate) fn weighings<'a>(
+    dialect: Dialect,
+    changes: &'a [RowChange],
+    schemas: &'a [Arc<TableSchema>],
+    policies: &'a HashMap<TableName, TablePolicy>,
+) -> Result<Vec<Weighing<'a>>, WriteError> {
+    let mut groups: Vec<(&TableName, bool, Vec<usize>)> = Vec::new();
+    for (i, change) in changes.iter().enumerate() {
+        let Some(guard) = policies.get(&change.table).and_then(|p| p.guard.as_ref()) else { continue };
+        let (row, deletes) = match &change.kind {
+            RowChangeKind::Upsert(row) if !row.iter().any(|(_, v)| *v == Value::Unavailable) => (row, false),
+            RowChangeKind::Delete(row) => (row, true),
+            _ => continue,
+        };
+        // Rows without the conflict column are written unguarded; deletes without a time too.
+        match row.get(&guard.column) {
+            None => continue,
+            Some(v) if deletes && v.is_null() => continue,
+            Some(_) => {}
+        }
+        match groups.iter_mut().find(|(t, d, _)| *t == &change.table && *d == deletes) {
+            Some((_, _, positions)) => positions.push(i),
+            None => groups.push((&change.table, deletes, vec![i])),
+        }
+    }
+    let mut out = Vec::new();
+    for (table, deletes, positions) in groups {
+        let schema = &*schemas[positions[0]];
+        let policy = policies.get(table);
+        let guard = policy.and_then(|p| p.guard.as_ref()).expect("grouped by guard");
+        let tomb = if deletes { None } else { tombstone::schema(schema, policy) };
+        let mut columns: Vec<&str> = schema.key.iter().map(String::as_str).collect();
+        columns.push(&guard.column);
+        let name = schema.name.to_string();
+        let mut start = 0;
+        for chunk in chunks(dialect, positions.len(), columns.len() + 1) {
+            let part = &positions[start..start + chunk];
+            let rows: Vec<&Row> = part
+                .iter()
+                .map(|&i| match &changes[i].kind {
+                    RowChangeKind::Upsert(row) | RowChangeKind::Delete(row) => row,
+                    RowChangeKind::Truncate => unreachable!("only upserts and deletes are weighed"),
+                })
+                .collect();
+            let values = match dialect {
+                Dialect::Postgres => values(dialect, &name, &columns, &rows)?,
+                Dialect::MySql => {
+                    let mut out = Vec::with_capacity(rows.len() * (columns.len() + 1));
+                    for (n, row) in rows.iter().enumerate() {
+                        out.push(Bound::Int(n as i64 + 1));
+                        out.extend(values(dialect, &name, &columns, std::slice::from_ref(row))?);
+                    }
+                    out
+                }
+            };
+            out.push(Weighing {
+                statement: Statement {
+                    sql: dialect.weigh(schema, guard, tomb.as_ref(), chunk),
+                    values,
+                    context: format!("comparing incoming rows of {name} with the stored ones"),
+                    key: &[],
+                },
+                table,
+                positions: part.to_vec(),
+                deletes,
+                incoming_wins_ties: guard.incoming_wins_ties,
+            });
+            start += chunk;
         }
     }
     Ok(out)

@@ -177,39 +177,28 @@ impl Dialect {
         format!("UPDATE {} SET {} WHERE {}", self.table(&schema.name), assignments.join(", "), conditions.join(" AND "))
     }
 
-    /// `UPDATE … SET` the soft-delete columns `WHERE` every primary-key column equals its
-    /// parameter; the set columns' parameters come first, then the key's.
-    pub fn soft_delete(self, schema: &TableSchema, set: &[&str]) -> String {
-        let assignments: Vec<String> = set
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{} = {}", self.quote(c), self.placeholder(i + 1, schema, c)))
-            .collect();
-        let conditions: Vec<String> = schema
-            .key
-            .iter()
-            .enumerate()
-            .map(|(i, k)| format!("{} = {}", self.quote(k), self.placeholder(set.len() + i + 1, schema, k)))
-            .collect();
-        format!("UPDATE {} SET {} WHERE {}", self.table(&schema.name), assignments.join(", "), conditions.join(" AND "))
-    }
-
     /// `DELETE` the `rows` rows whose primary keys are given: PostgreSQL joins the key columns'
     /// text arrays (one parameter per key column), MySQL lists key tuples.
-    pub fn delete(self, schema: &TableSchema, rows: usize) -> String {
+    ///
+    /// With a `guard`, each row also carries the delete's stamp (its value of the conflict column,
+    /// bound after the key's), and a stored row is only deleted when it is not newer than the
+    /// delete: a delete wins over older changes and ties, and loses to newer ones.
+    pub fn delete(self, schema: &TableSchema, rows: usize, guard: Option<&Guard>) -> String {
         let table = self.table(&schema.name);
         let key: Vec<&str> = schema.key.iter().map(String::as_str).collect();
+        // A delete wins ties.
+        let guard = guard.map(|g| Guard { incoming_wins_ties: true, ..g.clone() });
         match self {
             Dialect::Postgres => {
-                let conditions: Vec<String> = key
-                    .iter()
-                    .map(|k| {
-                        let ty = schema.column(k).map_or("text", |c| c.sql_type.as_str());
-                        format!("target.{0} = u.{0}::{ty}", self.quote(k))
-                    })
-                    .collect();
-                let arrays: Vec<String> = (1..=key.len()).map(|i| format!("${i}::text[]")).collect();
-                let aliases: Vec<String> = key.iter().map(|k| self.quote(k)).collect();
+                let mut conditions: Vec<String> =
+                    key.iter().map(|k| format!("target.{0} = {1}", self.quote(k), self.cast("u", k, schema))).collect();
+                let mut aliases: Vec<String> = key.iter().map(|k| self.quote(k)).collect();
+                if let Some(g) = &guard {
+                    let column = self.quote(&g.column);
+                    conditions.push(g.condition(&format!("target.{column}"), &self.cast("u", &g.column, schema)));
+                    aliases.push(column);
+                }
+                let arrays: Vec<String> = (1..=aliases.len()).map(|i| format!("${i}::text[]")).collect();
                 format!(
                     "DELETE FROM {table} AS target USING UNNEST({}) AS u({}) WHERE {}",
                     arrays.join(", "),
@@ -219,12 +208,111 @@ impl Dialect {
             }
             Dialect::MySql => {
                 let names: Vec<String> = key.iter().map(|k| self.quote(k)).collect();
-                let tuple = format!("({})", vec!["?"; key.len()].join(", "));
-                format!("DELETE FROM {table} WHERE ({}) IN ({})", names.join(", "), vec![tuple; rows].join(", "))
+                match &guard {
+                    None => {
+                        let tuple = format!("({})", vec!["?"; key.len()].join(", "));
+                        format!(
+                            "DELETE FROM {table} WHERE ({}) IN ({})",
+                            names.join(", "),
+                            vec![tuple; rows].join(", ")
+                        )
+                    }
+                    Some(g) => {
+                        let mut parts: Vec<String> = names.iter().map(|k| format!("{k} = ?")).collect();
+                        parts.push(g.condition(&self.quote(&g.column), "?"));
+                        let one = format!("({})", parts.join(" AND "));
+                        format!("DELETE FROM {table} WHERE {}", vec![one; rows].join(" OR "))
+                    }
+                }
             }
         }
     }
+
+    /// `alias.column` converted to the column's type: PostgreSQL casts the text it arrives as,
+    /// MySQL compares as given.
+    fn cast(self, alias: &str, column: &str, schema: &TableSchema) -> String {
+        match self {
+            Dialect::Postgres => {
+                let ty = schema.column(column).map_or("text", |c| c.sql_type.as_str());
+                format!("{alias}.{}::{ty}", self.quote(column))
+            }
+            Dialect::MySql => format!("{alias}.{}", self.quote(column)),
+        }
+    }
+
+    /// The query that weighs `rows` incoming rows against the stored ones before they are written,
+    /// for the decision counters and the tombstone check. Parameters per row: its number, its key
+    /// columns' values, then its conflict value (PostgreSQL: one text array per column, numbers
+    /// implied). It returns `(number, verdict)` for each row that is not plainly applied:
+    /// [`PREVENTED`] (an upsert of a row deleted at or after its time, per `tombstones`),
+    /// [`STALE`] (the stored row is newer, or has a time and the incoming row none), [`TIE`].
+    pub fn weigh(self, schema: &TableSchema, guard: &Guard, tombstones: Option<&TableSchema>, rows: usize) -> String {
+        let key: Vec<&str> = schema.key.iter().map(String::as_str).collect();
+        let mut aliases: Vec<String> = key.iter().map(|k| self.quote(k)).collect();
+        let stamp_alias = self.quote(&guard.column);
+        aliases.push(stamp_alias);
+        let incoming = self.cast("u", &guard.column, schema);
+        let stored = format!("t.{}", self.quote(&guard.column));
+        let join: Vec<String> =
+            key.iter().map(|k| format!("t.{0} = {1}", self.quote(k), self.cast("u", k, schema))).collect();
+        let exists = format!("t.{} IS NOT NULL", self.quote(key[0]));
+        let stale = format!("({exists} AND {stored} IS NOT NULL AND ({incoming} IS NULL OR {stored} > {incoming}))");
+        let tie = format!("({exists} AND {stored} = {incoming})");
+        let prevented = tombstones.map(|tomb| {
+            let on: Vec<String> =
+                key.iter().map(|k| format!("d.{0} = {1}", self.quote(k), self.cast("u", k, schema))).collect();
+            format!(
+                "EXISTS (SELECT 1 FROM {} AS d WHERE {} AND ({incoming} IS NULL OR d.{} >= {incoming}))",
+                self.table(&tomb.name),
+                on.join(" AND "),
+                self.quote(crate::tombstone::DELETED_AT)
+            )
+        });
+        let mut cases = String::new();
+        let mut filter = vec![stale.clone(), tie.clone()];
+        if let Some(p) = &prevented {
+            cases.push_str(&format!("WHEN {p} THEN {PREVENTED} "));
+            filter.insert(0, p.clone());
+        }
+        cases.push_str(&format!("WHEN {stale} THEN {STALE} ELSE {TIE}"));
+        let (source, number, verdict) = match self {
+            Dialect::Postgres => {
+                let arrays: Vec<String> = (1..=aliases.len()).map(|i| format!("${i}::text[]")).collect();
+                (
+                    format!("UNNEST({}) WITH ORDINALITY AS u({}, dualsync_n)", arrays.join(", "), aliases.join(", ")),
+                    "u.dualsync_n::bigint".to_string(),
+                    format!("(CASE {cases} END)::bigint"),
+                )
+            }
+            Dialect::MySql => {
+                let first: Vec<String> = std::iter::once("? AS dualsync_n".to_string())
+                    .chain(aliases.iter().map(|a| format!("? AS {a}")))
+                    .collect();
+                let other = format!("SELECT {}", vec!["?"; aliases.len() + 1].join(", "));
+                let mut union = vec![format!("SELECT {}", first.join(", "))];
+                union.extend(std::iter::repeat_n(other, rows.saturating_sub(1)));
+                (
+                    format!("({}) AS u", union.join(" UNION ALL ")),
+                    "u.dualsync_n".to_string(),
+                    format!("CAST(CASE {cases} END AS SIGNED)"),
+                )
+            }
+        };
+        format!(
+            "SELECT {number}, {verdict} FROM {source} LEFT JOIN {} AS t ON {} WHERE {}",
+            self.table(&schema.name),
+            join.join(" AND "),
+            filter.join(" OR ")
+        )
+    }
 }
+
+/// A verdict of [`Dialect::weigh`]: the upsert would bring back a row deleted later.
+pub const PREVENTED: i64 = 1;
+/// A verdict of [`Dialect::weigh`]: the stored row is newer.
+pub const STALE: i64 = 2;
+/// A verdict of [`Dialect::weigh`]: the stored row has the same conflict value.
+pub const TIE: i64 = 3;
 
 #[cfg(test)]
 mod tests {
@@ -255,11 +343,11 @@ mod tests {
             r#"INSERT INTO "s"."t""x" AS target ("id") SELECT u."id"::integer FROM UNNEST($1::text[]) AS u("id") ON CONFLICT ("id") DO NOTHING"#
         );
         assert_eq!(
-            Dialect::Postgres.delete(&s, 3),
+            Dialect::Postgres.delete(&s, 3, None),
             r#"DELETE FROM "s"."t""x" AS target USING UNNEST($1::text[]) AS u("id") WHERE target."id" = u."id"::integer"#
         );
         assert_eq!(
-            Dialect::Postgres.soft_delete(&s, &["na`me"]),
+            Dialect::Postgres.update(&s, &["na`me", "id"], None),
             r#"UPDATE "s"."t""x" SET "na`me" = $1::text WHERE "id" = $2::integer"#
         );
     }
@@ -275,7 +363,7 @@ mod tests {
             Dialect::MySql.upsert(&s, &["id"], 1, None),
             "INSERT INTO `s`.`t\"x` (`id`) VALUES (?) ON DUPLICATE KEY UPDATE `id` = IF(`id` <=> VALUES(`id`), `id`, NULL)"
         );
-        assert_eq!(Dialect::MySql.delete(&s, 2), "DELETE FROM `s`.`t\"x` WHERE (`id`) IN ((?), (?))");
+        assert_eq!(Dialect::MySql.delete(&s, 2, None), "DELETE FROM `s`.`t\"x` WHERE (`id`) IN ((?), (?))");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 
 use dualsync_mapping::TableName;
 
-use crate::Dialect;
+use crate::tombstone::{DELETED_AT, TOMBSTONE_PREFIX};
+use crate::{Dialect, TableSchema};
 
 /// The prefix of every object dualsync creates for its triggers.
 pub const TRIGGER_PREFIX: &str = "dualsync_flag";
@@ -91,5 +92,75 @@ pub(crate) fn uninstall(dialect: Dialect, table: &TableName) -> Vec<String> {
                 format!("DROP TRIGGER IF EXISTS {}", dialect.table(&trigger))
             })
             .collect(),
+    }
+}
+
+/// Statements that (re)install the delete trigger of `target`, which records the application's
+/// hard deletes in the tombstone table `tomb`, stamped with `stamp` (see
+/// [`crate::tombstone::trigger_stamp`]). dualsync's own deletes are recorded by the writer, with
+/// the delete's time at its source.
+pub(crate) fn install_tombstone(
+    dialect: Dialect,
+    target: &TableSchema,
+    tomb: &TableSchema,
+    stamp: &str,
+) -> Vec<String> {
+    let qualified = dialect.table(&target.name);
+    let tomb_table = dialect.table(&tomb.name);
+    let key: Vec<String> = target.key.iter().map(|k| dialect.quote(k)).collect();
+    let old: Vec<String> = key.iter().map(|k| format!("OLD.{k}")).collect();
+    let at = dialect.quote(DELETED_AT);
+    let insert = format!("INSERT INTO {tomb_table} ({}, {at}) VALUES ({}, {stamp})", key.join(", "), old.join(", "));
+    let object = tombstone_object(dialect, &target.name);
+    let drop = uninstall_tombstone(dialect, &target.name).remove(0);
+    match dialect {
+        Dialect::Postgres => vec![
+            format!(
+                "CREATE OR REPLACE FUNCTION {object}() RETURNS trigger LANGUAGE plpgsql AS $dualsync$ \
+                 BEGIN IF coalesce(current_setting('dualsync.writer', true), '') <> 'on' THEN \
+                 {insert} ON CONFLICT ({}) DO UPDATE SET {at} = EXCLUDED.{at} \
+                 WHERE {tomb_table}.{at} IS NULL OR {tomb_table}.{at} < EXCLUDED.{at}; \
+                 END IF; RETURN OLD; END $dualsync$",
+                key.join(", ")
+            ),
+            drop,
+            format!(
+                "CREATE TRIGGER {} AFTER DELETE ON {qualified} FOR EACH ROW EXECUTE FUNCTION {object}()",
+                dialect.quote(&tombstone_name(&target.name))
+            ),
+        ],
+        Dialect::MySql => vec![
+            drop,
+            format!(
+                "CREATE TRIGGER {object} AFTER DELETE ON {qualified} FOR EACH ROW \
+                 BEGIN IF @dualsync_writer IS NULL THEN {insert} ON DUPLICATE KEY UPDATE \
+                 {at} = IF({at} IS NULL OR {at} < VALUES({at}), VALUES({at}), {at}); END IF; END"
+            ),
+        ],
+    }
+}
+
+/// The delete trigger's function (PostgreSQL) or trigger (MySQL), qualified: named like the
+/// tombstone table (functions and triggers have names of their own, apart from tables).
+fn tombstone_object(dialect: Dialect, table: &TableName) -> String {
+    dialect.table(&TableName { namespace: table.namespace.clone(), name: tombstone_name(table) })
+}
+
+/// The unqualified name of the delete trigger (and of its PostgreSQL function).
+fn tombstone_name(table: &TableName) -> String {
+    let mut name = format!("{TOMBSTONE_PREFIX}{}", table.name);
+    name.truncate(60);
+    name
+}
+
+/// Statements that remove the delete trigger from `table` (the tombstone table stays).
+pub(crate) fn uninstall_tombstone(dialect: Dialect, table: &TableName) -> Vec<String> {
+    let object = tombstone_object(dialect, table);
+    match dialect {
+        Dialect::Postgres => vec![
+            format!("DROP TRIGGER IF EXISTS {} ON {}", dialect.quote(&tombstone_name(table)), dialect.table(table)),
+            format!("DROP FUNCTION IF EXISTS {object}()"),
+        ],
+        Dialect::MySql => vec![format!("DROP TRIGGER IF EXISTS {object}")],
     }
 }

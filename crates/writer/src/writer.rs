@@ -1,22 +1,23 @@
 //! The writer: a connection pool to the target database and the batch apply.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use dualsync_envelope::Value;
 use dualsync_mapping::{RowChange, RowChangeKind, TableName};
 use sqlx::mysql::MySqlPoolOptions;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{AssertSqlSafe, Database, Encode, MySqlPool, PgPool, Type};
+use sqlx::{Arguments, AssertSqlSafe, Database, Encode, MySqlPool, PgPool, Type};
 
 use dualsync_conflict::Guard;
 
 use crate::checkpoint::{self, CHECKPOINT_TABLE, Checkpoint};
 use crate::collapse::collapse;
 use crate::encode::Bound;
-use crate::plan::{Statement, plan};
-use crate::triggers;
+use crate::plan::{self, Statement, plan};
+use crate::sql::{PREVENTED, STALE, TIE};
 use crate::{Dialect, TableSchema, WriteError};
+use crate::{tombstone, triggers};
 
 /// Connections held open to the target database.
 const POOL_SIZE: u32 = 4;
@@ -34,6 +35,8 @@ pub struct Writer {
     pool: Pool,
     tables: HashMap<TableName, Arc<TableSchema>>,
     policies: HashMap<TableName, TablePolicy>,
+    /// Tables whose tombstone table (if their policy keeps one) is known to exist.
+    tombstones: HashSet<TableName>,
 }
 
 /// How writes into one target table resolve conflicts and deletes.
@@ -78,7 +81,7 @@ impl Writer {
                 return Err(WriteError::UnsupportedUrl { scheme: other.to_string() });
             }
         };
-        let writer = Writer { pool, tables: HashMap::new(), policies: HashMap::new() };
+        let writer = Writer { pool, tables: HashMap::new(), policies: HashMap::new(), tombstones: HashSet::new() };
         writer.ensure_checkpoint_table().await?;
         Ok(writer)
     }
@@ -124,10 +127,36 @@ impl Writer {
         .await
     }
 
-    /// Removes the flag trigger from `table` (nothing happens if there is none).
-    pub async fn uninstall_flag_trigger(&self, table: &TableName) -> Result<(), WriteError> {
-        self.run_all(triggers::uninstall(self.dialect(), table), &format!("removing the flag trigger from {table}"))
-            .await
+    /// Installs (or replaces) the delete trigger of `table`: it records the application's hard
+    /// deletes in the table's tombstone table (created if missing), stamped with the time of the
+    /// delete in the conflict column's terms (`zone`: the side's declared time zone, for columns
+    /// without zone) or, for versions, the deleted row's version. Returns the tombstone table, or
+    /// `None` when `table` has no column `guard.column`.
+    pub async fn install_tombstone_trigger(
+        &mut self,
+        table: &TableName,
+        guard: &Guard,
+        zone: &str,
+    ) -> Result<Option<TableName>, WriteError> {
+        let schema = self.schema(table).await?;
+        let policy = TablePolicy { guard: Some(guard.clone()), soft_delete: None };
+        let (Some(tomb), Some(column)) = (tombstone::schema(&schema, Some(&policy)), schema.column(&guard.column))
+        else {
+            return Ok(None);
+        };
+        let stamp = tombstone::trigger_stamp(self.dialect(), guard, column, zone);
+        let mut statements = vec![tombstone::create_sql(self.dialect(), &tomb)];
+        statements.extend(triggers::install_tombstone(self.dialect(), &schema, &tomb, &stamp));
+        self.run_all(statements, &format!("installing the delete trigger on {table}")).await?;
+        Ok(Some(tomb.name))
+    }
+
+    /// Removes the flag trigger and the delete trigger from `table` (nothing happens for triggers
+    /// that are not there; tombstone tables stay).
+    pub async fn uninstall_triggers(&self, table: &TableName) -> Result<(), WriteError> {
+        let mut statements = triggers::uninstall(self.dialect(), table);
+        statements.extend(triggers::uninstall_tombstone(self.dialect(), table));
+        self.run_all(statements, &format!("removing the triggers from {table}")).await
     }
 
     async fn run_all(&self, statements: Vec<String>, context: &str) -> Result<(), WriteError> {
@@ -153,8 +182,13 @@ impl Writer {
     }
 
     /// Applies a batch in one transaction (see the contract on [`Writer`]), together with the
-    /// batch's checkpoints. Several changes to one row collapse to its final state first.
-    pub async fn apply(&mut self, changes: &[RowChange], checkpoints: &[Checkpoint]) -> Result<(), WriteError> {
+    /// batch's checkpoints. Several changes to one row collapse to its final state first. Returns,
+    /// per table, what the conflict rules decided.
+    pub async fn apply(
+        &mut self,
+        changes: &[RowChange],
+        checkpoints: &[Checkpoint],
+    ) -> Result<HashMap<TableName, Decisions>, WriteError> {
         let mut keys = Vec::with_capacity(changes.len());
         for (i, change) in changes.iter().enumerate() {
             let schema = self.schema(&change.table).await?;
@@ -173,12 +207,65 @@ impl Writer {
                 None => format!("\u{0}{i}"),
             });
         }
-        let changes = collapse(changes, &keys);
+        let mut changes = collapse(changes, &keys);
         let mut schemas = Vec::with_capacity(changes.len());
         for change in changes.iter() {
-            schemas.push(self.schema(&change.table).await?);
+            let schema = self.schema(&change.table).await?;
+            self.ensure_tombstones(&schema).await?;
+            schemas.push(schema);
         }
-        let mut statements = plan(self.dialect(), &changes, &schemas, &self.policies)?;
+        let dialect = self.dialect();
+        tombstone::localize(dialect, &mut changes, &schemas, &self.policies);
+
+        let mut decisions: HashMap<TableName, Decisions> = HashMap::new();
+        for change in changes.iter().filter(|c| !matches!(c.kind, RowChangeKind::Truncate)) {
+            decisions.entry(change.table.clone()).or_default().applied += 1;
+        }
+        let mut tx = Tx::begin(&self.pool).await?;
+        // Weigh the incoming rows against the stored ones, for the counters and to leave out
+        // upserts of rows deleted later. The writes below still decide by themselves.
+        let mut prevented = Vec::new();
+        for weighing in plan::weighings(dialect, &changes, &schemas, &self.policies)? {
+            for (n, verdict) in tx.verdicts(&weighing.statement).await? {
+                let position = usize::try_from(n - 1).ok().and_then(|n| weighing.positions.get(n)).copied();
+                let (Some(position), Some(counts)) = (position, decisions.get_mut(weighing.table)) else { continue };
+                let lost = match verdict {
+                    PREVENTED => {
+                        counts.resurrections_prevented += 1;
+                        prevented.push(position);
+                        true
+                    }
+                    STALE => {
+                        counts.stale += 1;
+                        true
+                    }
+                    TIE if weighing.deletes => false,
+                    TIE if weighing.incoming_wins_ties => {
+                        counts.ties_won += 1;
+                        false
+                    }
+                    _ => {
+                        counts.ties_lost += 1;
+                        true
+                    }
+                };
+                counts.applied -= u64::from(lost);
+            }
+        }
+        if !prevented.is_empty() {
+            let kept: Vec<(RowChange, Arc<TableSchema>)> = changes
+                .iter()
+                .zip(schemas)
+                .enumerate()
+                .filter(|(i, _)| !prevented.contains(i))
+                .map(|(_, (c, s))| (c.clone(), s))
+                .collect();
+            let (kept_changes, kept_schemas): (Vec<_>, Vec<_>) = kept.into_iter().unzip();
+            changes = kept_changes.into();
+            schemas = kept_schemas;
+        }
+
+        let mut statements = plan(dialect, &changes, &schemas, &self.policies)?;
         // Explicit ids written into a table whose key a sequence generates: move the sequence past
         // them, so the next local insert does not collide.
         let mut advanced: Vec<&TableName> = Vec::new();
@@ -191,8 +278,8 @@ impl Writer {
                     sql: format!(
                         "SELECT setval($1::regclass, m) FROM (SELECT max({})::bigint AS m FROM {}) x \
                          WHERE m IS NOT NULL AND m > coalesce(pg_sequence_last_value($1::regclass), 0)",
-                        self.dialect().quote(&schema.key[0]),
-                        self.dialect().table(&schema.name)
+                        dialect.quote(&schema.key[0]),
+                        dialect.table(&schema.name)
                     ),
                     values: vec![Bound::Text(sequence.as_str().into())],
                     context: format!("advancing the sequence {sequence}"),
@@ -200,7 +287,7 @@ impl Writer {
                 });
             }
         }
-        let checkpoint_sql = checkpoint::upsert_sql(self.dialect());
+        let checkpoint_sql = checkpoint::upsert_sql(dialect);
         for c in checkpoints {
             statements.push(Statement {
                 sql: checkpoint_sql.clone(),
@@ -214,11 +301,25 @@ impl Writer {
                 key: &[],
             });
         }
-        let mark = triggers::mark_session(self.dialect());
-        match &self.pool {
-            Pool::Postgres(pool) => execute(pool, mark, &statements).await,
-            Pool::MySql(pool) => execute(pool, mark, &statements).await,
+        for statement in &statements {
+            tx.execute(statement).await?;
         }
+        tx.commit().await?;
+        Ok(decisions)
+    }
+
+    /// Creates the tombstone table of `schema`'s table, if its policy keeps one, once.
+    async fn ensure_tombstones(&mut self, schema: &TableSchema) -> Result<(), WriteError> {
+        if self.tombstones.contains(&schema.name) {
+            return Ok(());
+        }
+        if let Some(tomb) = tombstone::schema(schema, self.policies.get(&schema.name)) {
+            let context =
+                format!("creating the tombstone table {} (the target user needs CREATE privilege once)", tomb.name);
+            self.run_all(vec![tombstone::create_sql(self.dialect(), &tomb)], &context).await?;
+        }
+        self.tombstones.insert(schema.name.clone());
+        Ok(())
     }
 
     /// The checkpoints `consumer` recorded in this database.
@@ -258,8 +359,104 @@ impl Writer {
     }
 }
 
-/// Runs the statements in one transaction.
-async fn execute<DB>(pool: &sqlx::Pool<DB>, mark: &'static str, statements: &[Statement<'_>]) -> Result<(), WriteError>
+/// What the conflict rule decided for the rows of one table in one batch. Every upsert and
+/// delete counts once: applied, or skipped for one of the reasons.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Decisions {
+    /// Rows written (or left as they were when they already held the incoming values).
+    pub applied: u64,
+    /// Rows skipped because the stored row is newer.
+    pub stale: u64,
+    /// Rows whose time equals the stored row's, written because their side wins ties (counted in
+    /// `applied` too).
+    pub ties_won: u64,
+    /// Rows whose time equals the stored row's, skipped because the other side wins ties.
+    pub ties_lost: u64,
+    /// Upserts skipped because the row was deleted at or after their time.
+    pub resurrections_prevented: u64,
+}
+
+/// An open transaction on the target, marked as dualsync's (for the source-flag triggers).
+enum Tx {
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+}
+
+impl Tx {
+    async fn begin(pool: &Pool) -> Result<Tx, WriteError> {
+        let context = || WriteError::database("beginning a transaction");
+        let mut tx = match pool {
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await.map_err(context())?),
+            Pool::MySql(pool) => Tx::MySql(pool.begin().await.map_err(context())?),
+        };
+        let mark = Statement {
+            sql: triggers::mark_session(tx.dialect()).to_string(),
+            values: Vec::new(),
+            context: "marking the session".into(),
+            key: &[],
+        };
+        tx.execute(&mark).await?;
+        Ok(tx)
+    }
+
+    fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Postgres(_) => Dialect::Postgres,
+            Tx::MySql(_) => Dialect::MySql,
+        }
+    }
+
+    async fn execute(&mut self, statement: &Statement<'_>) -> Result<(), WriteError> {
+        let result = match self {
+            Tx::Postgres(tx) => run::<sqlx::Postgres>(&mut **tx, statement).await,
+            Tx::MySql(tx) => run::<sqlx::MySql>(&mut **tx, statement).await,
+        };
+        result.map_err(|source| WriteError::classify(statement.context.clone(), statement.key, source))
+    }
+
+    async fn verdicts(&mut self, statement: &Statement<'_>) -> Result<Vec<(i64, i64)>, WriteError> {
+        let result = match self {
+            Tx::Postgres(tx) => fetch::<sqlx::Postgres>(&mut **tx, statement).await,
+            Tx::MySql(tx) => fetch::<sqlx::MySql>(&mut **tx, statement).await,
+        };
+        result.map_err(|source| WriteError::classify(statement.context.clone(), statement.key, source))
+    }
+
+    async fn commit(self) -> Result<(), WriteError> {
+        let context = WriteError::database("committing the batch");
+        match self {
+            Tx::Postgres(tx) => tx.commit().await.map_err(context),
+            Tx::MySql(tx) => tx.commit().await.map_err(context),
+        }
+    }
+}
+
+/// The statement's parameters, bound in order.
+fn arguments<DB>(statement: &Statement<'_>) -> Result<DB::Arguments, sqlx::error::BoxDynError>
+where
+    DB: Database,
+    for<'v> bool: Encode<'v, DB> + Type<DB>,
+    for<'v> i64: Encode<'v, DB> + Type<DB>,
+    for<'v> f64: Encode<'v, DB> + Type<DB>,
+    for<'v> &'v str: Encode<'v, DB> + Type<DB>,
+    for<'v> Option<&'v str>: Encode<'v, DB> + Type<DB>,
+    for<'v> &'v [u8]: Encode<'v, DB> + Type<DB>,
+{
+    let mut arguments = DB::Arguments::default();
+    for value in &statement.values {
+        match value {
+            Bound::Null => arguments.add(None::<&str>),
+            Bound::Bool(b) => arguments.add(*b),
+            Bound::Int(i) => arguments.add(*i),
+            Bound::Float(x) => arguments.add(*x),
+            Bound::Text(s) => arguments.add(s.as_ref()),
+            Bound::Bytes(b) => arguments.add(*b),
+        }?;
+    }
+    Ok(arguments)
+}
+
+async fn run<DB>(connection: &mut DB::Connection, statement: &Statement<'_>) -> Result<(), sqlx::Error>
 where
     DB: Database,
     DB::Arguments: sqlx::IntoArguments<DB>,
@@ -271,25 +468,25 @@ where
     for<'v> Option<&'v str>: Encode<'v, DB> + Type<DB>,
     for<'v> &'v [u8]: Encode<'v, DB> + Type<DB>,
 {
-    let mut tx = pool.begin().await.map_err(WriteError::database("beginning a transaction"))?;
-    // Marks the transaction as dualsync's, for the source-flag triggers.
-    sqlx::query::<DB>(mark).execute(&mut *tx).await.map_err(WriteError::database("marking the session"))?;
-    for statement in statements {
-        let mut query = sqlx::query::<DB>(AssertSqlSafe(statement.sql.clone()));
-        for value in &statement.values {
-            query = match value {
-                Bound::Null => query.bind(None::<&str>),
-                Bound::Bool(b) => query.bind(*b),
-                Bound::Int(i) => query.bind(*i),
-                Bound::Float(x) => query.bind(*x),
-                Bound::Text(s) => query.bind(s.as_ref()),
-                Bound::Bytes(b) => query.bind(*b),
-            };
-        }
-        query
-            .execute(&mut *tx)
-            .await
-            .map_err(|source| WriteError::classify(statement.context.clone(), statement.key, source))?;
-    }
-    tx.commit().await.map_err(WriteError::database("committing the batch"))
+    let sql = AssertSqlSafe(statement.sql.clone());
+    let arguments = arguments::<DB>(statement).map_err(sqlx::Error::Encode)?;
+    sqlx::query_with::<DB, _>(sql, arguments).execute(connection).await.map(drop)
+}
+
+async fn fetch<DB>(connection: &mut DB::Connection, statement: &Statement<'_>) -> Result<Vec<(i64, i64)>, sqlx::Error>
+where
+    DB: Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'r> (i64, i64): sqlx::FromRow<'r, DB::Row>,
+    for<'v> bool: Encode<'v, DB> + Type<DB>,
+    for<'v> i64: Encode<'v, DB> + Type<DB>,
+    for<'v> f64: Encode<'v, DB> + Type<DB>,
+    for<'v> &'v str: Encode<'v, DB> + Type<DB>,
+    for<'v> Option<&'v str>: Encode<'v, DB> + Type<DB>,
+    for<'v> &'v [u8]: Encode<'v, DB> + Type<DB>,
+{
+    let sql = AssertSqlSafe(statement.sql.clone());
+    let arguments = arguments::<DB>(statement).map_err(sqlx::Error::Encode)?;
+    sqlx::query_as_with::<DB, (i64, i64), _>(sql, arguments).fetch_all(connection).await
 }

@@ -3,7 +3,7 @@
 use dualsync_envelope::{Row, Value};
 use dualsync_mapping::{RowChange, RowChangeKind, TableName};
 use dualsync_testkit::{Kind, TestDb, rows};
-use dualsync_writer::{WriteError, Writer};
+use dualsync_writer::{Decisions, WriteError, Writer};
 
 const KINDS: [Kind; 2] = [Kind::Postgres, Kind::MySql];
 
@@ -238,21 +238,34 @@ async fn last_writer_wins_by_timestamp() {
     use dualsync_conflict::Kind as Conflict;
     for kind in KINDS {
         let (db, mut writer) = versioned(kind).await;
-        writer.set_policy(table(&db, "docs"), guard("modified", Conflict::Timestamp, false));
-        writer.apply(&[doc(&db, 1, "v2", "2024-01-01 10:00:02", 2)], &[]).await.unwrap();
+        let docs = table(&db, "docs");
+        writer.set_policy(docs.clone(), guard("modified", Conflict::Timestamp, false));
+        let decided = writer.apply(&[doc(&db, 1, "v2", "2024-01-01 10:00:02", 2)], &[]).await.unwrap();
+        assert_eq!(decided[&docs], Decisions { applied: 1, ..Decisions::default() }, "{kind:?} new row");
         // A stale change (older timestamp) is skipped, columns and conflict column alike.
-        writer.apply(&[doc(&db, 1, "v1", "2024-01-01 10:00:01", 1)], &[]).await.unwrap();
+        let decided = writer.apply(&[doc(&db, 1, "v1", "2024-01-01 10:00:01", 1)], &[]).await.unwrap();
         assert_eq!(bodies(&db).await, rows(&[&["1", "v2", "2", "false"]]), "{kind:?} stale");
+        assert_eq!(decided[&docs], Decisions { stale: 1, ..Decisions::default() }, "{kind:?} stale");
         // A tie is lost when the incoming side is not the tie winner...
-        writer.apply(&[doc(&db, 1, "tie", "2024-01-01 10:00:02", 3)], &[]).await.unwrap();
+        let decided = writer.apply(&[doc(&db, 1, "tie", "2024-01-01 10:00:02", 3)], &[]).await.unwrap();
         assert_eq!(bodies(&db).await, rows(&[&["1", "v2", "2", "false"]]), "{kind:?} tie lost");
+        assert_eq!(decided[&docs], Decisions { ties_lost: 1, ..Decisions::default() }, "{kind:?} tie lost");
         // ...and won when it is.
-        writer.set_policy(table(&db, "docs"), guard("modified", Conflict::Timestamp, true));
-        writer.apply(&[doc(&db, 1, "tie", "2024-01-01 10:00:02", 3)], &[]).await.unwrap();
+        writer.set_policy(docs.clone(), guard("modified", Conflict::Timestamp, true));
+        let decided = writer.apply(&[doc(&db, 1, "tie", "2024-01-01 10:00:02", 3)], &[]).await.unwrap();
         assert_eq!(bodies(&db).await, rows(&[&["1", "tie", "3", "false"]]), "{kind:?} tie won");
-        // A newer change applies.
-        writer.apply(&[doc(&db, 1, "v4", "2024-01-01 10:00:04", 4)], &[]).await.unwrap();
-        assert_eq!(bodies(&db).await, rows(&[&["1", "v4", "4", "false"]]), "{kind:?} newer");
+        assert_eq!(decided[&docs], Decisions { applied: 1, ties_won: 1, ..Decisions::default() }, "{kind:?} tie won");
+        // A newer change applies; in one batch with a stale change to another row.
+        let batch = [doc(&db, 1, "v4", "2024-01-01 10:00:04", 4), doc(&db, 2, "new", "2024-01-01 10:00:00", 1)];
+        writer.apply(&batch[1..], &[]).await.unwrap();
+        let older = doc(&db, 2, "old", "2023-01-01 10:00:00", 0);
+        let decided = writer.apply(&[batch[0].clone(), older], &[]).await.unwrap();
+        assert_eq!(
+            bodies(&db).await,
+            rows(&[&["1", "v4", "4", "false"], &["2", "new", "1", "false"]]),
+            "{kind:?} newer and stale"
+        );
+        assert_eq!(decided[&docs], Decisions { applied: 1, stale: 1, ..Decisions::default() }, "{kind:?} mixed");
     }
 }
 
@@ -287,6 +300,136 @@ async fn soft_delete_sets_the_column() {
         writer.apply(std::slice::from_ref(&delete), &[]).await.unwrap();
         writer.apply(&[delete], &[]).await.unwrap();
         assert_eq!(bodies(&db).await, rows(&[&["1", "kept", "1", "true"]]), "{kind:?}");
+    }
+}
+
+/// A delete as the mapping gives it: the key, and the delete's time in the conflict column.
+fn delete_at(db: &TestDb, id: i64, at: &str) -> RowChange {
+    let at = chrono::DateTime::parse_from_rfc3339(at).unwrap();
+    RowChange {
+        table: table(db, "docs"),
+        kind: RowChangeKind::Delete(Row(vec![
+            ("id".into(), Value::Int(id)),
+            ("modified".into(), Value::TimestampTz(at)),
+        ])),
+    }
+}
+
+/// The tombstones recorded for `docs`: id and the delete's time, as text.
+async fn tombstones(db: &TestDb) -> Vec<Vec<Option<String>>> {
+    let sql = match db.kind {
+        Kind::Postgres => {
+            "SELECT id::text, to_char(deleted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM {ns}.dualsync_tomb_docs ORDER BY id"
+        }
+        Kind::MySql => {
+            "SELECT CAST(id AS CHAR), DATE_FORMAT(deleted_at, '%Y-%m-%d %H:%i:%s') FROM {ns}.dualsync_tomb_docs ORDER BY id"
+        }
+    };
+    db.rows(sql).await
+}
+
+/// Delete versus update under last writer wins: a delete removes rows not newer than itself,
+/// loses to newer ones, and is remembered, so an older change arriving after it does not bring
+/// the row back (a tie goes to the delete) while a newer one does.
+#[tokio::test]
+async fn a_delete_is_not_undone_by_an_older_change() {
+    use dualsync_conflict::Kind as Conflict;
+    for kind in KINDS {
+        let (db, mut writer) = versioned(kind).await;
+        let docs = table(&db, "docs");
+        writer.set_policy(docs.clone(), guard("modified", Conflict::Timestamp, true));
+        let start = [doc(&db, 1, "one", "2024-01-01 10:00:02", 1), doc(&db, 2, "two", "2024-01-01 10:00:02", 1)];
+        writer.apply(&start, &[]).await.unwrap();
+        let decided = writer.apply(&[delete_at(&db, 1, "2024-01-01T10:00:05Z")], &[]).await.unwrap();
+        assert_eq!(decided[&docs], Decisions { applied: 1, ..Decisions::default() }, "{kind:?}");
+        assert_eq!(bodies(&db).await, rows(&[&["2", "two", "1", "false"]]), "{kind:?} deleted");
+        for (at, what) in [("2024-01-01 10:00:04", "older"), ("2024-01-01 10:00:05", "tie")] {
+            let decided = writer.apply(&[doc(&db, 1, what, at, 2)], &[]).await.unwrap();
+            assert_eq!(bodies(&db).await, rows(&[&["2", "two", "1", "false"]]), "{kind:?} {what}: not resurrected");
+            assert_eq!(decided[&docs], Decisions { resurrections_prevented: 1, ..Decisions::default() }, "{kind:?}");
+        }
+        writer.apply(&[doc(&db, 1, "newer", "2024-01-01 10:00:06", 3)], &[]).await.unwrap();
+        // A delete older than the stored row loses to it.
+        let decided = writer.apply(&[delete_at(&db, 2, "2024-01-01T10:00:01Z")], &[]).await.unwrap();
+        assert_eq!(decided[&docs], Decisions { stale: 1, ..Decisions::default() }, "{kind:?}");
+        assert_eq!(
+            bodies(&db).await,
+            rows(&[&["1", "newer", "3", "false"], &["2", "two", "1", "false"]]),
+            "{kind:?} re-created by a newer change; kept against an older delete"
+        );
+        // The delete's time is an instant; a column without zone takes the wall-clock time at
+        // the instant's offset (the target side's zone).
+        writer.apply(&[delete_at(&db, 3, "2024-01-01T12:30:00+02:00")], &[]).await.unwrap();
+        let third = match kind {
+            Kind::Postgres => "2024-01-01 10:30:00",
+            Kind::MySql => "2024-01-01 12:30:00",
+        };
+        assert_eq!(
+            tombstones(&db).await,
+            rows(&[&["1", "2024-01-01 10:00:05"], &["2", "2024-01-01 10:00:01"], &["3", third]]),
+            "{kind:?}"
+        );
+    }
+}
+
+/// A delete made by the application on a side is remembered there by the delete trigger, so an
+/// older change from the other side, arriving after it, does not bring the row back; dualsync's
+/// own deletes are recorded with their source time, not by the trigger.
+#[tokio::test]
+async fn application_deletes_are_remembered_by_the_delete_trigger() {
+    use dualsync_conflict::Kind as Conflict;
+    for kind in KINDS {
+        let (db, mut writer) = versioned(kind).await;
+        let docs = table(&db, "docs");
+        let policy = guard("modified", Conflict::Timestamp, false);
+        let tomb = writer.install_tombstone_trigger(&docs, policy.guard.as_ref().unwrap(), "UTC").await.unwrap();
+        assert_eq!(tomb.unwrap().name, "dualsync_tomb_docs");
+        writer.set_policy(docs.clone(), policy);
+        let start = [doc(&db, 1, "one", "2024-01-01 10:00:02", 1), doc(&db, 2, "two", "2024-01-01 10:00:02", 1)];
+        writer.apply(&start, &[]).await.unwrap();
+        db.exec("DELETE FROM {ns}.docs WHERE id = 1").await;
+        writer.apply(&[delete_at(&db, 2, "2024-01-01T10:00:09Z")], &[]).await.unwrap();
+        let recorded = tombstones(&db).await;
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        assert!(recorded[0][1].as_deref().unwrap().starts_with(&today), "{kind:?}: {recorded:?}");
+        assert_eq!(recorded[1], rows(&[&["2", "2024-01-01 10:00:09"]])[0], "{kind:?}");
+        // An edit made on the other side before the application's delete arrives late.
+        let decided = writer.apply(&[doc(&db, 1, "late edit", "2024-01-01 10:00:03", 2)], &[]).await.unwrap();
+        assert_eq!(decided[&docs].resurrections_prevented, 1, "{kind:?}");
+        assert!(bodies(&db).await.is_empty(), "{kind:?}");
+        writer.uninstall_triggers(&docs).await.unwrap();
+        db.exec("DELETE FROM {ns}.dualsync_tomb_docs").await;
+        writer.apply(&[doc(&db, 3, "three", "2024-01-01 10:00:02", 1)], &[]).await.unwrap();
+        db.exec("DELETE FROM {ns}.docs WHERE id = 3").await;
+        assert!(tombstones(&db).await.is_empty(), "{kind:?}: uninstalled");
+    }
+}
+
+/// Soft delete with a conflict rule: the delete also sets the conflict column to its time, so
+/// an older change arriving later loses to it like to any newer row.
+#[tokio::test]
+async fn soft_delete_carries_the_delete_time() {
+    use dualsync_conflict::Kind as Conflict;
+    for kind in KINDS {
+        let (db, mut writer) = versioned(kind).await;
+        let docs = table(&db, "docs");
+        let mut policy = guard("modified", Conflict::Timestamp, false);
+        policy.soft_delete = Some(("deleted".into(), Value::Bool(true)));
+        writer.set_policy(docs.clone(), policy);
+        writer.apply(&[doc(&db, 1, "one", "2024-01-01 10:00:02", 1)], &[]).await.unwrap();
+        writer.apply(&[delete_at(&db, 1, "2024-01-01T10:00:05Z")], &[]).await.unwrap();
+        let decided = writer.apply(&[doc(&db, 1, "older", "2024-01-01 10:00:04", 2)], &[]).await.unwrap();
+        assert_eq!(decided[&docs].stale, 1, "{kind:?}");
+        assert_eq!(bodies(&db).await, rows(&[&["1", "one", "1", "true"]]), "{kind:?}");
+        let modified = match kind {
+            Kind::Postgres => "SELECT to_char(modified AT TIME ZONE 'UTC', 'HH24:MI:SS') FROM {ns}.docs",
+            Kind::MySql => "SELECT DATE_FORMAT(modified, '%H:%i:%s') FROM {ns}.docs",
+        };
+        assert_eq!(db.rows(modified).await, rows(&[&["10:00:05"]]), "{kind:?}");
+        // A delete older than the row does not mark it.
+        writer.apply(&[doc(&db, 2, "two", "2024-01-01 10:00:02", 1)], &[]).await.unwrap();
+        writer.apply(&[delete_at(&db, 2, "2024-01-01T10:00:01Z")], &[]).await.unwrap();
+        assert_eq!(bodies(&db).await[1], rows(&[&["2", "two", "1", "false"]])[0], "{kind:?}");
     }
 }
 
@@ -354,7 +497,7 @@ async fn flag_triggers_mark_application_changes() {
             rows(&[&["1", "edited", "app"], &["2", "new", "app"]]),
             "{kind:?}: application changes"
         );
-        writer.uninstall_flag_trigger(&notes).await.unwrap();
+        writer.uninstall_triggers(&notes).await.unwrap();
         db.exec("UPDATE {ns}.notes SET body = 'edited again', origin = 'dualsync' WHERE id = 1").await;
         assert_eq!(origins().await[0], rows(&[&["1", "edited again", "dualsync"]])[0], "{kind:?}: uninstalled");
         let info = writer.table_info(&notes).await.unwrap().unwrap();

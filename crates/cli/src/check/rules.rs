@@ -290,6 +290,17 @@ fn one_side_columns(pair: &TablePair, legacy: &TableInfo, revamp: &TableInfo, re
 
 fn sync_columns(pair: &TablePair, legacy: &TableInfo, revamp: &TableInfo, report: &mut Report) {
     let sync = &pair.sync;
+    for (side, direction, table) in
+        [("legacy", Direction::RevampToLegacy, legacy), ("revamp", Direction::LegacyToRevamp, revamp)]
+    {
+        let hard_deletes = pair.guard(direction).is_some() && pair.soft_delete(direction).is_none();
+        if hard_deletes && !table.triggers.iter().any(|t| t.starts_with(dualsync_writer::TOMBSTONE_PREFIX)) {
+            report.warning(format!(
+                "sync.conflict: no dualsync delete trigger on {} ({side}); run `dualsync install-triggers` so that an application delete there is not undone by an older change from the other side",
+                table.name
+            ));
+        }
+    }
     if let Some(flag) = &sync.source_flag {
         for (side, f, table) in [("legacy", &flag.legacy, legacy), ("revamp", &flag.revamp, revamp)] {
             let Some(c) = table.column(&f.column) else {
