@@ -228,7 +228,8 @@ pub(crate) fn weighings<'a>(
         columns.push(&guard.column);
         let name = schema.name.to_string();
         let mut start = 0;
-        for chunk in chunks(dialect, positions.len(), columns.len() + 1) {
+        // One parameter per column (PostgreSQL) or for all rows (MySQL): any number of rows fits.
+        for chunk in chunks(Dialect::Postgres, positions.len(), columns.len()) {
             let part = &positions[start..start + chunk];
             let rows: Vec<&Row> = part
                 .iter()
@@ -239,18 +240,11 @@ pub(crate) fn weighings<'a>(
                 .collect();
             let values = match dialect {
                 Dialect::Postgres => values(dialect, &name, &columns, &rows)?,
-                Dialect::MySql => {
-                    let mut out = Vec::with_capacity(rows.len() * (columns.len() + 1));
-                    for (n, row) in rows.iter().enumerate() {
-                        out.push(Bound::Int(n as i64 + 1));
-                        out.extend(values(dialect, &name, &columns, std::slice::from_ref(row))?);
-                    }
-                    out
-                }
+                Dialect::MySql => vec![Bound::Text(json_rows(dialect, &name, &columns, &rows)?.into())],
             };
             out.push(Weighing {
                 statement: Statement {
-                    sql: dialect.weigh(schema, guard, tomb.as_ref(), chunk),
+                    sql: dialect.weigh(schema, guard, tomb.as_ref()),
                     values,
                     context: format!("comparing incoming rows of {name} with the stored ones"),
                     key: &[],
@@ -264,6 +258,27 @@ pub(crate) fn weighings<'a>(
         }
     }
     Ok(out)
+}
+
+/// `rows` × `columns` as one JSON array of arrays, for MySQL's `JSON_TABLE`: numbers and
+/// booleans as themselves, bytes as hex, everything else as the text MySQL parses.
+fn json_rows(dialect: Dialect, table: &str, columns: &[&str], rows: &[&Row]) -> Result<String, WriteError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut items = Vec::with_capacity(columns.len());
+        for column in columns {
+            items.push(match encode(dialect, table, column, row.get(column).unwrap_or(&Value::Null))? {
+                Bound::Null => serde_json::Value::Null,
+                Bound::Bool(b) => serde_json::Value::from(u8::from(b)),
+                Bound::Int(i) => serde_json::Value::from(i),
+                Bound::Float(x) => serde_json::Value::from(x),
+                Bound::Text(s) => serde_json::Value::from(s.into_owned()),
+                Bound::Bytes(b) => serde_json::Value::from(hex::encode(b)),
+            });
+        }
+        out.push(serde_json::Value::Array(items));
+    }
+    Ok(serde_json::Value::Array(out).to_string())
 }
 
 /// The written columns of an upsert row, after checking it against the table.

@@ -236,74 +236,108 @@ impl Dialect {
                 let ty = schema.column(column).map_or("text", |c| c.sql_type.as_str());
                 format!("{alias}.{}::{ty}", self.quote(column))
             }
-            Dialect::MySql => format!("{alias}.{}", self.quote(column)),
+            Dialect::MySql => match schema.column(column) {
+                // Bytes travel as hex in JSON.
+                Some(c) if is_binary(&c.sql_type) => format!("UNHEX({alias}.{})", self.quote(column)),
+                _ => format!("{alias}.{}", self.quote(column)),
+            },
         }
     }
 
-    /// The query that weighs `rows` incoming rows against the stored ones before they are written,
-    /// for the decision counters and the tombstone check. Parameters per row: its number, its key
-    /// columns' values, then its conflict value (PostgreSQL: one text array per column, numbers
-    /// implied). It returns `(number, verdict)` for each row that is not plainly applied:
-    /// [`PREVENTED`] (an upsert of a row deleted at or after its time, per `tombstones`),
-    /// [`STALE`] (the stored row is newer, or has a time and the incoming row none), [`TIE`].
-    pub fn weigh(self, schema: &TableSchema, guard: &Guard, tombstones: Option<&TableSchema>, rows: usize) -> String {
-        let key: Vec<&str> = schema.key.iter().map(String::as_str).collect();
-        let mut aliases: Vec<String> = key.iter().map(|k| self.quote(k)).collect();
-        let stamp_alias = self.quote(&guard.column);
-        aliases.push(stamp_alias);
+    /// The query that weighs incoming rows against the stored ones before they are written, for
+    /// the decision counters and the tombstone check. The rows' key columns' values, then their
+    /// conflict value, arrive as PostgreSQL one text array per column, MySQL one JSON array of
+    /// rows (`JSON_TABLE`); the query numbers the rows from 1. It returns `(number, verdict)` for
+    /// each row that is not plainly applied: [`PREVENTED`] (an upsert of a row deleted at or after
+    /// its time, per `tombstones`), [`STALE`] (the stored row is newer, or has a time and the
+    /// incoming row none), [`TIE`]. Each row finds its stored row by an index lookup (PostgreSQL:
+    /// a lateral subquery, so no cached generic plan can turn it into a scan of the table).
+    pub fn weigh(self, schema: &TableSchema, guard: &Guard, tombstones: Option<&TableSchema>) -> String {
+        let mut columns: Vec<&str> = schema.key.iter().map(String::as_str).collect();
+        columns.push(&guard.column);
+        let key = &columns[..columns.len() - 1];
         let incoming = self.cast("u", &guard.column, schema);
         let stored = format!("t.{}", self.quote(&guard.column));
-        let join: Vec<String> =
-            key.iter().map(|k| format!("t.{0} = {1}", self.quote(k), self.cast("u", k, schema))).collect();
+        let on = |alias: &str| -> String {
+            key.iter()
+                .map(|k| format!("{alias}.{} = {}", self.quote(k), self.cast("u", k, schema)))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
         let exists = format!("t.{} IS NOT NULL", self.quote(key[0]));
         let stale = format!("({exists} AND {stored} IS NOT NULL AND ({incoming} IS NULL OR {stored} > {incoming}))");
         let tie = format!("({exists} AND {stored} = {incoming})");
         let prevented = tombstones.map(|tomb| {
-            let on: Vec<String> =
-                key.iter().map(|k| format!("d.{0} = {1}", self.quote(k), self.cast("u", k, schema))).collect();
             format!(
                 "EXISTS (SELECT 1 FROM {} AS d WHERE {} AND ({incoming} IS NULL OR d.{} >= {incoming}))",
                 self.table(&tomb.name),
-                on.join(" AND "),
+                on("d"),
                 self.quote(crate::tombstone::DELETED_AT)
             )
         });
         let mut cases = String::new();
-        let mut filter = vec![stale.clone(), tie.clone()];
+        let mut filter = vec![stale.clone(), tie];
         if let Some(p) = &prevented {
             cases.push_str(&format!("WHEN {p} THEN {PREVENTED} "));
             filter.insert(0, p.clone());
         }
         cases.push_str(&format!("WHEN {stale} THEN {STALE} ELSE {TIE}"));
-        let (source, number, verdict) = match self {
+        let table = self.table(&schema.name);
+        let (source, verdict) = match self {
             Dialect::Postgres => {
-                let arrays: Vec<String> = (1..=aliases.len()).map(|i| format!("${i}::text[]")).collect();
+                let arrays: Vec<String> = (1..=columns.len()).map(|i| format!("${i}::text[]")).collect();
+                let aliases: Vec<String> = columns.iter().map(|c| self.quote(c)).collect();
+                let wanted = format!("t.{}, t.{}", self.quote(key[0]), self.quote(&guard.column));
                 (
-                    format!("UNNEST({}) WITH ORDINALITY AS u({}, dualsync_n)", arrays.join(", "), aliases.join(", ")),
-                    "u.dualsync_n::bigint".to_string(),
+                    format!(
+                        "UNNEST({}) WITH ORDINALITY AS u({}, dualsync_n) \
+                         LEFT JOIN LATERAL (SELECT {wanted} FROM {table} AS t WHERE {}) AS t ON true",
+                        arrays.join(", "),
+                        aliases.join(", "),
+                        on("t")
+                    ),
                     format!("(CASE {cases} END)::bigint"),
                 )
             }
             Dialect::MySql => {
-                let first: Vec<String> = std::iter::once("? AS dualsync_n".to_string())
-                    .chain(aliases.iter().map(|a| format!("? AS {a}")))
+                let typed: Vec<String> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let ty = schema.column(c).map_or("TEXT", |c| json_table_type(&c.sql_type));
+                        format!("{} {ty} PATH '$[{i}]'", self.quote(c))
+                    })
                     .collect();
-                let other = format!("SELECT {}", vec!["?"; aliases.len() + 1].join(", "));
-                let mut union = vec![format!("SELECT {}", first.join(", "))];
-                union.extend(std::iter::repeat_n(other, rows.saturating_sub(1)));
                 (
-                    format!("({}) AS u", union.join(" UNION ALL ")),
-                    "u.dualsync_n".to_string(),
+                    format!(
+                        "JSON_TABLE(?, '$[*]' COLUMNS(dualsync_n FOR ORDINALITY, {})) AS u LEFT JOIN {table} AS t ON {}",
+                        typed.join(", "),
+                        on("t")
+                    ),
                     format!("CAST(CASE {cases} END AS SIGNED)"),
                 )
             }
         };
-        format!(
-            "SELECT {number}, {verdict} FROM {source} LEFT JOIN {} AS t ON {} WHERE {}",
-            self.table(&schema.name),
-            join.join(" AND "),
-            filter.join(" OR ")
-        )
+        format!("SELECT u.dualsync_n, {verdict} FROM {source} WHERE {}", filter.join(" OR "))
+    }
+}
+
+/// Whether a MySQL column type holds bytes.
+pub(crate) fn is_binary(sql_type: &str) -> bool {
+    let t = sql_type.to_ascii_lowercase();
+    t.contains("binary") || t.contains("blob")
+}
+
+/// The `JSON_TABLE` column type that reads a MySQL column's values from JSON: the column's own
+/// type, except bytes (hex text, see [`Dialect::cast`]) and enumerations (their text).
+fn json_table_type(sql_type: &str) -> &str {
+    let t = sql_type.to_ascii_lowercase();
+    if is_binary(&t) {
+        "TEXT"
+    } else if t.starts_with("enum") || t.starts_with("set") {
+        "VARCHAR(255)"
+    } else {
+        sql_type
     }
 }
 
