@@ -219,6 +219,11 @@ pub struct BatchConfig {
     /// Longest time, in milliseconds, an event waits for its batch to fill.
     #[serde(default = "BatchConfig::default_linger_ms")]
     pub linger_ms: u64,
+    /// Batches written at once, each by its own worker with its own database connection. A
+    /// partition always goes to the same worker, so each partition's events (and so each row's)
+    /// are applied in order. Default: the number of CPUs.
+    #[serde(default = "BatchConfig::default_workers")]
+    pub workers: usize,
 }
 
 impl BatchConfig {
@@ -236,6 +241,10 @@ impl BatchConfig {
         Self::DEFAULT_LINGER_MS
     }
 
+    fn default_workers() -> usize {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+
     /// The linger time.
     pub fn linger(&self) -> Duration {
         Duration::from_millis(self.linger_ms)
@@ -244,7 +253,11 @@ impl BatchConfig {
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        BatchConfig { max_events: Self::DEFAULT_MAX_EVENTS, linger_ms: Self::DEFAULT_LINGER_MS }
+        BatchConfig {
+            max_events: Self::DEFAULT_MAX_EVENTS,
+            linger_ms: Self::DEFAULT_LINGER_MS,
+            workers: Self::default_workers(),
+        }
     }
 }
 
@@ -347,6 +360,9 @@ impl Config {
         if let Some(v) = number("DUALSYNC_BATCH_MAX_EVENTS")? {
             self.batch.max_events = v as usize;
         }
+        if let Some(v) = number("DUALSYNC_BATCH_WORKERS")? {
+            self.batch.workers = v as usize;
+        }
         if let Some(v) = number("DUALSYNC_BATCH_LINGER_MS")? {
             self.batch.linger_ms = v;
         }
@@ -378,6 +394,9 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         if self.kafka.topics.is_empty() {
             return Err("kafka.topics: list at least one topic".into());
+        }
+        if self.batch.workers == 0 {
+            return Err("batch.workers: must be at least 1".into());
         }
         if self.batch.max_events == 0 {
             return Err("batch.max_events: must be at least 1".into());

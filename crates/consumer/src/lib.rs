@@ -13,6 +13,7 @@ pub mod cli;
 mod config;
 mod http;
 mod runtime;
+mod worker;
 
 pub use config::{
     BatchConfig, BinaryHandling, Config, ConfigError, DebeziumConfig, DecimalHandling, DlqConfig, KafkaConfig,
@@ -20,4 +21,5 @@ pub use config::{
 };
 pub use dualsync_mapping::Direction;
 pub use http::Health;
-pub use runtime::{Consumer, ConsumerError, Pipeline, Stats};
+pub use runtime::{Consumer, ConsumerError, Stats};
+pub use worker::Pipeline;

@@ -1,33 +1,42 @@
-//! The consume → decode → map → write → store-offset loop.
+//! The consume loop: reads Kafka, routes each partition's events to one of the workers, cuts
+//! batches by size or linger time, pauses partitions whose worker falls behind, and on partition
+//! revoke or shutdown lets the batches in flight finish and commits their offsets.
+//!
+//! ```text
+//!              ┌─ worker 0 (own connection): partitions p % n == 0, each in order
+//! Kafka ─ loop ┤
+//!              └─ worker 1 (own connection): partitions p % n == 1, each in order
+//! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use dualsync_dlq::{DeadLetter, DeadLetters, Stage};
-use dualsync_envelope::{Decoder, TypeHints};
-use dualsync_mapping::{Direction, Mapped, Mapping, MappingError, RowChange, Skip, TableName};
-use dualsync_writer::{Checkpoint, Decisions, TablePolicy, WriteError, Writer, debezium_type};
-use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use dualsync_dlq::DeadLetters;
+use dualsync_mapping::{Direction, MappingError};
+use dualsync_writer::WriteError;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, ClientContext, Statistics, TopicPartitionList};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
+use crate::worker::{Handles, Worker};
 use crate::{Config, Health};
 
 /// Counters of what a consumer did, readable while it runs.
 #[derive(Debug, Default)]
 pub struct Stats {
-    consumed: AtomicU64,
-    applied: AtomicU64,
-    skipped: AtomicU64,
-    redelivered: AtomicU64,
-    dead_lettered: AtomicU64,
-    done: AtomicU64,
+    pub(crate) consumed: AtomicU64,
+    pub(crate) applied: AtomicU64,
+    pub(crate) skipped: AtomicU64,
+    pub(crate) redelivered: AtomicU64,
+    pub(crate) dead_lettered: AtomicU64,
+    pub(crate) done: AtomicU64,
 }
 
 impl Stats {
@@ -118,158 +127,182 @@ pub enum ConsumerError {
     },
 }
 
-/// Column types for records without a schema, read off the target tables: for each mapped
-/// table, each target column whose SQL type says how Debezium encodes it (decimals, temporal
-/// types, booleans from TINYINT(1), binary, UUID, JSON), under its source table and column name.
-/// A target table that cannot be read yet gets no hints; the writer reports it when it is used.
-async fn type_hints(mapping: &Mapping, direction: Direction, writer: &mut Writer) -> TypeHints {
-    let mut hints = TypeHints::default();
-    for pair in mapping.tables() {
-        let schema = match writer.schema(pair.target(direction)).await {
-            Ok(schema) => schema,
+/// What the consume loop, the workers and the rebalance callbacks share.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// Batches handed to workers and not finished, per (topic, partition).
+    in_flight: Mutex<HashMap<(String, i32), usize>>,
+    /// Signalled whenever a batch finishes.
+    finished: Condvar,
+    /// Partitions revoked since the consume loop last looked: it drops their events in hand
+    /// (their offsets are not stored, so their next owner reads them).
+    revoked: Mutex<Vec<(String, i32)>>,
+    /// Bumped at each assignment: workers read the checkpoints again, since another consumer
+    /// of the group may have applied events of a partition meanwhile.
+    pub(crate) generation: AtomicU64,
+    /// How long a revoke waits for the batches in flight.
+    deadline: Duration,
+}
+
+impl Shared {
+    fn started(&self, batch: &[OwnedMessage]) {
+        let mut in_flight = self.in_flight.lock().expect("in-flight lock");
+        for key in partitions(batch) {
+            *in_flight.entry(key).or_default() += 1;
+        }
+    }
+
+    /// Marks a batch handed to a worker as finished (written, dead-lettered or failed).
+    pub(crate) fn finished(&self, batch: &[OwnedMessage]) {
+        let mut in_flight = self.in_flight.lock().expect("in-flight lock");
+        for key in partitions(batch) {
+            if let Some(n) = in_flight.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    in_flight.remove(&key);
+                }
+            }
+        }
+        self.finished.notify_all();
+    }
+
+    /// Waits until no batch of `revoked` is in flight, at most the deadline; whether it got there.
+    fn wait_idle(&self, revoked: &[(String, i32)]) -> bool {
+        let in_flight = self.in_flight.lock().expect("in-flight lock");
+        let (_in_flight, timeout) = self
+            .finished
+            .wait_timeout_while(in_flight, self.deadline, |in_flight| revoked.iter().any(|k| in_flight.contains_key(k)))
+            .expect("in-flight lock");
+        !timeout.timed_out()
+    }
+}
+
+/// The distinct (topic, partition) pairs of a batch.
+fn partitions(batch: &[OwnedMessage]) -> Vec<(String, i32)> {
+    let mut out: Vec<(String, i32)> = Vec::new();
+    for m in batch {
+        if !out.iter().any(|(t, p)| t == m.topic() && *p == m.partition()) {
+            out.push((m.topic().to_string(), m.partition()));
+        }
+    }
+    out
+}
+
+/// The Kafka client's callbacks: partition revoke and assignment, statistics (consumer lag).
+pub(crate) struct Context {
+    shared: Arc<Shared>,
+}
+
+impl ClientContext for Context {
+    /// Consumer lag per partition, from librdkafka's statistics (`statistics.interval.ms`).
+    fn stats(&self, statistics: Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    metrics::gauge!("dualsync_consumer_lag", "topic" => topic.clone(), "partition" => partition.to_string())
+                        .set(p.consumer_lag as f64);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for Context {
+    /// Before partitions leave: lets their batches in flight finish (within the shutdown
+    /// deadline) and commits their stored offsets, so their next owner starts right after them.
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(list) = rebalance else { return };
+        let revoked: Vec<(String, i32)> =
+            list.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect();
+        if revoked.is_empty() {
+            return;
+        }
+        self.shared.revoked.lock().expect("revoked lock").extend(revoked.iter().cloned());
+        // The callback runs inside the consume loop's poll; on a multi-threaded runtime the
+        // workers keep running meanwhile. (On a single-threaded one they cannot, so it does not
+        // wait: the next owner's checkpoint check then skips what they apply.)
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let idle = if multi_thread { tokio::task::block_in_place(|| self.shared.wait_idle(&revoked)) } else { true };
+        if !idle {
+            warn!(partitions = ?revoked, "revoked partitions still have a batch in flight; its events will be delivered again");
+        }
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
             Err(e) => {
-                warn!(table = %pair.target(direction), error = %e, "no column types for schemaless events of this table");
-                continue;
-            }
-        };
-        for column in &schema.columns {
-            let source_column = pair.target_column(direction.reverse(), &column.name);
-            // A converted column is represented differently on the two sides, so the target's
-            // type says nothing about how the source sends it.
-            let converted = pair.conversions.iter().any(|(c, _)| c == pair.legacy_name(direction, source_column));
-            if let Some(field_type) = debezium_type(writer.dialect(), &column.sql_type).filter(|_| !converted) {
-                hints.insert(&pair.source(direction).name, source_column, field_type);
+                warn!(error = %e, "commit on revoke failed; the revoked partitions' last events will be delivered again")
             }
         }
-    }
-    hints
-}
-
-/// Decode, map and write, without Kafka: what the consumer applies events with, for tools that
-/// apply records directly (`dualsync dlq replay --apply`).
-pub struct Pipeline {
-    /// The decoder, with the connector settings and the target's column types.
-    pub decoder: Decoder,
-    /// The mapping.
-    pub mapping: Mapping,
-    /// The writer, with each target table's conflict and delete policy.
-    pub writer: Writer,
-}
-
-impl Pipeline {
-    /// Loads the mapping, connects to the target database, and sets up decoding and writing for
-    /// `direction` as the consumer does.
-    pub async fn new(config: &Config, direction: Direction) -> Result<Pipeline, ConsumerError> {
-        let mapping = Mapping::load(&config.mapping)?;
-        let mut writer = Writer::connect(&config.target.url).await.map_err(ConsumerError::Target)?;
-        let hints = type_hints(&mapping, direction, &mut writer).await;
-        for pair in mapping.tables() {
-            let policy = TablePolicy { guard: pair.guard(direction), soft_delete: pair.soft_delete(direction) };
-            writer.set_policy(pair.target(direction).clone(), policy);
-        }
-        Ok(Pipeline { decoder: Decoder::new(config.debezium.settings(), hints), mapping, writer })
+        info!(partitions = ?revoked, "partitions revoked; their finished batches are committed");
     }
 
-    /// Decodes, maps and writes one record in its own transaction; says what happened.
-    pub async fn apply(
-        &mut self,
-        direction: Direction,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-    ) -> Result<String, String> {
-        let decoded = self.decoder.decode(key, value).map_err(|e| format!("cannot decode: {e}"))?;
-        match self.mapping.map(direction, &decoded).map_err(|e| format!("cannot map: {e}"))? {
-            Mapped::Skip(reason) => Ok(format!("skipped ({})", skip_reason(reason))),
-            Mapped::Apply(change) => {
-                let table = change.table.to_string();
-                self.writer.apply(&[change], &[]).await.map_err(|e| format!("cannot write: {e}"))?;
-                Ok(format!("applied to {table}"))
-            }
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            self.shared.generation.fetch_add(1, Ordering::AcqRel);
+            let assigned: Vec<String> =
+                list.elements().iter().map(|e| format!("{}[{}]", e.topic(), e.partition())).collect();
+            info!(partitions = ?assigned, "partitions assigned");
         }
     }
 }
 
-/// What the consume loop does next.
-enum Next {
-    /// Nothing yet.
-    Continue,
-    /// Write the batch in hand.
-    Flush,
-    /// Write the batch in hand within the shutdown deadline, then stop.
-    Shutdown,
-}
-
-/// The metrics label of a skip reason.
-fn skip_reason(reason: Skip) -> &'static str {
-    match reason {
-        Skip::Tombstone => "tombstone",
-        Skip::UnmappedTable => "unmapped_table",
-        Skip::Truncate => "truncate",
-        Skip::Message => "message",
-        Skip::Metadata => "metadata",
-        Skip::Filtered => "filtered",
-        Skip::Echo => "loop",
-    }
-}
-
-/// An event of the batch that cannot be applied.
-struct Failure {
-    /// Its index in the batch.
-    index: usize,
-    stage: Stage,
-    error: String,
-    attempts: u32,
-}
-
-/// A running consumer: one direction, one target database.
+/// A running consumer: one direction, one target database, several workers.
 pub struct Consumer {
-    config: Config,
+    config: Arc<Config>,
     direction: Direction,
-    decoder: Decoder,
-    mapping: Mapping,
-    writer: Writer,
-    /// Per (topic, partition), the offset of the last event the target already holds.
-    applied_up_to: HashMap<(String, i32), i64>,
-    /// Where events that cannot be applied go; without it such an event stops the consumer.
-    dead_letters: Option<DeadLetters>,
+    workers: Vec<Worker>,
     /// What `/readyz` reports.
     health: Arc<Health>,
     /// The HTTP listener, bound at start, served while running.
     http: Option<tokio::net::TcpListener>,
-    kafka: Arc<StreamConsumer>,
+    kafka: Arc<StreamConsumer<Context>>,
+    shared: Arc<Shared>,
     stats: Arc<Stats>,
 }
 
-/// How long to wait before the first retry of a transient write failure; it doubles up to
-/// [`MAX_RETRY_DELAY`].
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(200);
-/// The longest wait between retries of a transient failure.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+/// A lane whose worker is busy pauses its partitions once this many batches wait in it: the
+/// bound on the events held beside the ones librdkafka prefetches.
+const PAUSE_AT_BATCHES: usize = 4;
+/// Paused partitions resume once fewer than this many batches wait.
+const RESUME_BELOW_BATCHES: usize = 2;
+
+/// A worker's lane in the consume loop.
+struct Lane {
+    /// Hands batches to the worker task.
+    send: mpsc::Sender<Vec<OwnedMessage>>,
+    /// A batch is with the worker.
+    busy: bool,
+    /// Events waiting for the next batch.
+    pending: Vec<OwnedMessage>,
+    /// When the pending events must be written, however few.
+    flush_at: Option<Instant>,
+    /// Partitions paused because this lane is full.
+    paused: Vec<(String, i32)>,
+}
 
 impl Consumer {
-    /// Loads the mapping, connects to the target database and subscribes to the topics.
+    /// Loads the mapping, connects the workers to the target database and subscribes to the
+    /// topics.
     pub async fn start(config: Config, direction: Direction) -> Result<Consumer, ConsumerError> {
-        let Pipeline { decoder, mapping, writer } = Pipeline::new(&config, direction).await?;
-        let applied_up_to = writer
-            .checkpoints(&config.kafka.group)
-            .await
-            .map_err(ConsumerError::Target)?
-            .into_iter()
-            .map(|c| ((c.topic, c.partition), c.offset))
-            .collect();
+        let config = Arc::new(config);
+        let shared = Arc::new(Shared { deadline: config.shutdown_timeout(), ..Shared::default() });
         let mut client = ClientConfig::new();
         client
             .set("bootstrap.servers", &config.kafka.brokers)
             .set("group.id", &config.kafka.group)
             .set("auto.offset.reset", "earliest")
-            .set("partition.assignment.strategy", "cooperative-sticky");
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            // Bounds what librdkafka prefetches: the in-flight memory beside the batches.
+            .set("queued.max.messages.kbytes", "16384")
+            .set("statistics.interval.ms", "5000");
         for (key, value) in &config.kafka.options {
             client.set(key, value);
         }
         // Offsets are stored by dualsync after the batch is durable, then committed
-        // periodically and at shutdown; these settings are not the operator's to change.
+        // periodically, on revoke and at shutdown; these settings are not the operator's to change.
         client.set("enable.auto.offset.store", "false").set("enable.auto.commit", "true");
-        let kafka: StreamConsumer = client.create().map_err(ConsumerError::Kafka)?;
+        let kafka: Arc<StreamConsumer<Context>> =
+            Arc::new(client.create_with_context(Context { shared: shared.clone() }).map_err(ConsumerError::Kafka)?);
         let http = match &config.http {
             Some(http) => Some(
                 tokio::net::TcpListener::bind(&http.listen)
@@ -282,28 +315,28 @@ impl Consumer {
         let health = Arc::new(Health::default());
         health.target_ok.store(true, Ordering::Relaxed);
         let dead_letters = match &config.dlq {
-            Some(dlq) => Some(
+            Some(dlq) => Some(Arc::new(
                 DeadLetters::new(&config.kafka.brokers, &dlq.topic, &config.kafka.options)
                     .map_err(ConsumerError::DeadLetter)?,
-            ),
+            )),
             None => None,
         };
+        let stats: Arc<Stats> = Arc::default();
+        let mut workers = Vec::with_capacity(config.batch.workers);
+        let handles = Handles {
+            dead_letters,
+            health: health.clone(),
+            kafka: kafka.clone(),
+            stats: stats.clone(),
+            shared: shared.clone(),
+        };
+        for _ in 0..config.batch.workers {
+            workers.push(Worker::new(config.clone(), direction, handles.clone()).await?);
+        }
         let topics: Vec<&str> = config.kafka.topics.iter().map(String::as_str).collect();
         kafka.subscribe(&topics).map_err(ConsumerError::Kafka)?;
-        info!(direction = direction.name(), group = %config.kafka.group, topics = ?config.kafka.topics, "consumer started");
-        Ok(Consumer {
-            config,
-            direction,
-            decoder,
-            mapping,
-            writer,
-            applied_up_to,
-            dead_letters,
-            health,
-            http,
-            kafka: Arc::new(kafka),
-            stats: Arc::default(),
-        })
+        info!(direction = direction.name(), group = %config.kafka.group, topics = ?config.kafka.topics, workers = workers.len(), "consumer started");
+        Ok(Consumer { config, direction, workers, health, http, kafka, shared, stats })
     }
 
     /// The consumer's counters.
@@ -316,9 +349,10 @@ impl Consumer {
         self.http.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    /// Consumes until `shutdown` completes, then writes the batch in hand, commits the stored
-    /// offsets and returns. Returns early with an error when an event cannot be decoded, mapped
-    /// or written; that event's offset is not committed.
+    /// Consumes until `shutdown` completes, then lets the batches in hand be written (within the
+    /// shutdown deadline), commits the stored offsets and returns. Returns with an error when an
+    /// event cannot be decoded, mapped or written and no dead-letter topic is configured; that
+    /// event's offset is not committed.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), ConsumerError> {
         tokio::pin!(shutdown);
         let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -327,69 +361,121 @@ impl Consumer {
                 let _ = http_stopped.await;
             }));
         }
+        // Each worker runs as its own task; the loop hands it batches and hears when each is done.
+        let (done_send, mut done) = mpsc::unbounded_channel::<(usize, Result<(), ConsumerError>)>();
+        let mut lanes = Vec::with_capacity(self.workers.len());
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, mut worker) in std::mem::take(&mut self.workers).into_iter().enumerate() {
+            let (send, mut receive) = mpsc::channel::<Vec<OwnedMessage>>(1);
+            let done_send = done_send.clone();
+            let shared = self.shared.clone();
+            tasks.spawn(async move {
+                while let Some(mut batch) = receive.recv().await {
+                    let result = worker.flush(&mut batch).await;
+                    shared.finished(&batch);
+                    let failed = result.is_err();
+                    let _ = done_send.send((index, result));
+                    if failed {
+                        break;
+                    }
+                }
+            });
+            lanes.push(Lane { send, busy: false, pending: Vec::new(), flush_at: None, paused: Vec::new() });
+        }
+        let max_events = self.config.batch.max_events;
         let mut health_tick = tokio::time::interval(Duration::from_secs(1));
-        let mut batch: Vec<OwnedMessage> = Vec::with_capacity(self.config.batch.max_events);
-        let mut flush_at: Option<Instant> = None;
-        let deadline = self.config.shutdown_timeout();
-        let result = loop {
+        let mut failure: Option<ConsumerError> = None;
+        loop {
+            let next_flush = lanes.iter().filter(|l| !l.busy).filter_map(|l| l.flush_at).min();
             let linger = async {
-                match flush_at {
+                match next_flush {
                     Some(at) => tokio::time::sleep_until(at).await,
                     None => std::future::pending().await,
                 }
             };
-            let next = tokio::select! {
+            tokio::select! {
                 biased;
-                () = &mut shutdown => Next::Shutdown,
+                () = &mut shutdown => break,
                 _ = health_tick.tick() => {
                     let assigned = self.kafka.assignment().is_ok_and(|a| a.count() > 0);
                     self.health.assigned.store(assigned, Ordering::Relaxed);
-                    Next::Continue
                 }
-                () = linger => Next::Flush,
-                received = self.kafka.recv() => match received {
-                    Ok(message) => {
-                        self.stats.consumed.fetch_add(1, Ordering::Relaxed);
-                        batch.push(message.detach());
-                        flush_at.get_or_insert_with(|| Instant::now() + self.config.batch.linger());
-                        if batch.len() >= self.config.batch.max_events { Next::Flush } else { Next::Continue }
+                Some((index, result)) = done.recv() => {
+                    lanes[index].busy = false;
+                    if let Err(e) = result {
+                        failure = Some(e);
+                        break;
                     }
-                    // librdkafka reconnects by itself; its errors here are reports, not ends.
-                    Err(e) => {
-                        warn!(error = %e, "kafka consumer error");
-                        Next::Continue
+                    let now = Instant::now();
+                    let lane = &mut lanes[index];
+                    if lane.pending.len() >= max_events || lane.flush_at.is_some_and(|at| at <= now) {
+                        self.hand_over(lane);
                     }
-                },
-            };
-            match next {
-                Next::Continue => continue,
-                Next::Shutdown => break self.flush_within(&mut batch, deadline).await,
-                Next::Flush => {
-                    flush_at = None;
-                    // A flush still running when shutdown is requested gets the shutdown deadline.
-                    let outcome = {
-                        let flush = self.flush(&mut batch);
-                        tokio::pin!(flush);
-                        tokio::select! {
-                            result = &mut flush => Ok(result),
-                            () = &mut shutdown => Err(tokio::time::timeout(deadline, flush).await),
+                    self.resume(lane);
+                }
+                () = linger => {
+                    let now = Instant::now();
+                    for lane in lanes.iter_mut().filter(|l| !l.busy && l.flush_at.is_some_and(|at| at <= now)) {
+                        self.hand_over(lane);
+                    }
+                }
+                received = self.kafka.recv() => {
+                    match received {
+                        Ok(message) => {
+                            self.stats.consumed.fetch_add(1, Ordering::Relaxed);
+                            let index = lane_of(message.partition(), lanes.len());
+                            let lane = &mut lanes[index];
+                            lane.pending.push(message.detach());
+                            if lane.flush_at.is_none() {
+                                lane.flush_at = Some(Instant::now() + self.config.batch.linger());
+                            }
+                            if !lane.busy && lane.pending.len() >= max_events {
+                                self.hand_over(lane);
+                            } else if lane.busy && lane.pending.len() >= PAUSE_AT_BATCHES * max_events {
+                                self.pause(index, lane);
+                            }
                         }
-                    };
-                    match outcome {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => break Err(e),
-                        Err(Ok(result)) => break result,
-                        Err(Err(_)) => {
-                            warn!(
-                                deadline_ms = deadline.as_millis() as u64,
-                                "shutdown deadline passed; the batch in hand is not committed and will be delivered again"
-                            );
-                            break Ok(());
-                        }
+                        // librdkafka reconnects by itself; its errors here are reports, not ends.
+                        Err(e) => warn!(error = %e, "kafka consumer error"),
                     }
+                    self.drop_revoked(&mut lanes);
                 }
             }
-        };
+        }
+        // Shutdown (or a failure): no more reading; write what is in hand within the deadline.
+        let deadline = Instant::now() + self.config.shutdown_timeout();
+        let finished = tokio::time::timeout_at(deadline, async {
+            loop {
+                if failure.is_none() {
+                    for lane in lanes.iter_mut().filter(|l| !l.busy && !l.pending.is_empty()) {
+                        self.hand_over(lane);
+                    }
+                }
+                if lanes.iter().all(|l| !l.busy) {
+                    break;
+                }
+                match done.recv().await {
+                    Some((index, result)) => {
+                        lanes[index].busy = false;
+                        if let Err(e) = result {
+                            failure.get_or_insert(e);
+                        }
+                    }
+                    None => break,
+                }
+            }
+        })
+        .await;
+        if finished.is_err() {
+            warn!(
+                deadline_ms = self.config.shutdown_timeout().as_millis() as u64,
+                "shutdown deadline passed; the batches in hand are not committed and will be delivered again"
+            );
+        }
+        // Stops the workers; a transaction still open rolls back.
+        drop(lanes);
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
         self.commit().await;
         let _ = stop_http.send(());
         info!(
@@ -399,284 +485,72 @@ impl Consumer {
             skipped = self.stats.skipped(),
             "consumer stopped"
         );
-        result
+        failure.map_or(Ok(()), Err)
     }
 
-    /// Flushes the batch in hand, giving up after `deadline`: the unfinished transaction rolls
-    /// back and the batch's offsets stay unstored, so its events are delivered again.
-    async fn flush_within(&mut self, batch: &mut Vec<OwnedMessage>, deadline: Duration) -> Result<(), ConsumerError> {
-        match tokio::time::timeout(deadline, self.flush(batch)).await {
-            Ok(result) => result,
-            Err(_) => {
-                warn!(
-                    deadline_ms = deadline.as_millis() as u64,
-                    "shutdown deadline passed; the batch in hand is not committed and will be delivered again"
-                );
-                Ok(())
+    /// Hands the lane's oldest pending events, up to a batch, to its worker.
+    fn hand_over(&self, lane: &mut Lane) {
+        let size = lane.pending.len().min(self.config.batch.max_events);
+        if size == 0 {
+            lane.flush_at = None;
+            return;
+        }
+        let batch: Vec<OwnedMessage> = lane.pending.drain(..size).collect();
+        lane.flush_at = (!lane.pending.is_empty()).then(|| Instant::now() + self.config.batch.linger());
+        self.shared.started(&batch);
+        lane.busy = true;
+        if let Err(e) = lane.send.try_send(batch) {
+            // The worker task ended (it failed; the failure is on its way to the loop).
+            warn!(error = %e, "worker stopped; batch not handed over");
+        }
+    }
+
+    /// Backpressure: lane `index` holds [`PAUSE_AT_BATCHES`] batches and its worker is busy, so
+    /// its partitions stop fetching until the worker has caught up.
+    fn pause(&self, index: usize, lane: &mut Lane) {
+        let Ok(assignment) = self.kafka.assignment() else { return };
+        let mut list = TopicPartitionList::new();
+        for e in assignment.elements() {
+            let key = (e.topic().to_string(), e.partition());
+            if lane_of(e.partition(), self.config.batch.workers) == index && !lane.paused.contains(&key) {
+                list.add_partition(e.topic(), e.partition());
+                lane.paused.push(key);
+            }
+        }
+        if list.count() > 0 {
+            metrics::counter!("dualsync_partition_pauses_total", "direction" => self.direction.name()).increment(1);
+            if let Err(e) = self.kafka.pause(&list) {
+                warn!(error = %e, "cannot pause partitions");
             }
         }
     }
 
-    /// Decodes, maps and writes the batch, then stores its offsets.
-    async fn flush(&mut self, batch: &mut Vec<OwnedMessage>) -> Result<(), ConsumerError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        // Each change with the index of the message it came from.
-        let mut changes: Vec<(usize, RowChange)> = Vec::with_capacity(batch.len());
-        let mut failed: Vec<Failure> = Vec::new();
-        let (mut skipped, mut redelivered) = (0, 0);
-        let mut checkpoints: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-        // Per message: its source table and op, for the metrics ("-" when unknown).
-        let mut labels: Vec<(String, &'static str)> = vec![("-".to_string(), "-"); batch.len()];
-        let now_ms =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        let direction = self.direction.name();
-        for (index, message) in batch.iter().enumerate() {
-            let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-            let slot = checkpoints.entry((topic, partition)).or_insert(offset);
-            *slot = (*slot).max(offset);
-            if self.applied_up_to.get(&(topic.to_string(), partition)).is_some_and(|done| offset <= *done) {
-                redelivered += 1;
-                continue;
-            }
-            let decoded = match self.decoder.decode(message.key(), message.payload()) {
-                Ok(decoded) => decoded,
-                Err(source) if self.dead_letters.is_some() => {
-                    failed.push(Failure { index, stage: Stage::Decode, error: source.to_string(), attempts: 1 });
-                    continue;
-                }
-                Err(source) => {
-                    return Err(ConsumerError::Decode { topic: topic.to_string(), partition, offset, source });
-                }
-            };
-            if let Some(event) = decoded.change() {
-                let table = event.source.table.clone().unwrap_or_else(|| "-".to_string());
-                if let Some(ts_ms) = event.source.ts_ms.filter(|t| *t > 0) {
-                    metrics::gauge!("dualsync_end_to_end_lag_seconds", "direction" => direction, "table" => table.clone())
-                        .set((now_ms - ts_ms) as f64 / 1000.0);
-                }
-                labels[index] = (table, event.op.code());
-            } else {
-                labels[index].1 = decoded.kind();
-            }
-            match self.mapping.map(self.direction, &decoded) {
-                Ok(Mapped::Apply(change)) => changes.push((index, change)),
-                Ok(Mapped::Skip(reason)) => {
-                    skipped += 1;
-                    let (table, op) = &labels[index];
-                    metrics::counter!("dualsync_events_skipped_total", "direction" => direction, "table" => table.clone(), "op" => *op, "reason" => skip_reason(reason))
-                        .increment(1);
-                    if reason == Skip::Truncate {
-                        warn!(
-                            topic,
-                            partition,
-                            offset,
-                            "truncate ignored; set `sync.truncate: apply` in the mapping to apply truncates"
-                        );
-                    } else {
-                        debug!(topic, partition, offset, ?reason, "event skipped");
-                    }
-                }
-                Err(source) if self.dead_letters.is_some() => {
-                    failed.push(Failure { index, stage: Stage::Map, error: source.to_string(), attempts: 1 });
-                }
-                Err(source) => return Err(ConsumerError::Map { topic: topic.to_string(), partition, offset, source }),
-            }
-        }
-        let checkpoints: Vec<Checkpoint> = checkpoints
-            .into_iter()
-            .map(|((topic, partition), offset)| Checkpoint {
-                consumer: self.config.kafka.group.clone(),
-                topic: topic.to_string(),
-                partition,
-                offset,
-            })
-            .collect();
-        failed.extend(self.write(&changes, &checkpoints, batch).await?);
-        // Dead letters are acknowledged before any offset of the batch is stored.
-        self.send_dead_letters(&failed, batch).await?;
-        // Never backwards: a batch of re-delivered events ends below what the target holds.
-        for c in checkpoints {
-            let done = self.applied_up_to.entry((c.topic, c.partition)).or_insert(c.offset);
-            *done = (*done).max(c.offset);
-        }
-        self.store_offsets(batch);
-        let applied = changes.len() - failed.iter().filter(|f| f.stage == Stage::Write).count();
-        info!(events = batch.len(), applied, skipped, redelivered, dead_lettered = failed.len(), "batch written");
-        for (index, (table, op)) in labels.iter().enumerate() {
-            let labels = [("direction", direction.to_string()), ("table", table.clone()), ("op", op.to_string())];
-            metrics::counter!("dualsync_events_consumed_total", &labels).increment(1);
-            if let Some(failure) = failed.iter().find(|f| f.index == index) {
-                let mut labels = labels.to_vec();
-                labels.push(("stage", failure.stage.name().to_string()));
-                metrics::counter!("dualsync_events_dead_lettered_total", &labels).increment(1);
-            } else if changes.iter().any(|(i, _)| *i == index) {
-                metrics::counter!("dualsync_events_applied_total", &labels).increment(1);
-            }
-        }
-        metrics::counter!("dualsync_events_redelivered_total", "direction" => direction).increment(redelivered);
-        metrics::histogram!("dualsync_batch_events", "direction" => direction).record(batch.len() as f64);
-        self.stats.applied.fetch_add(applied as u64, Ordering::Relaxed);
-        self.stats.skipped.fetch_add(skipped, Ordering::Relaxed);
-        self.stats.redelivered.fetch_add(redelivered, Ordering::Relaxed);
-        self.stats.dead_lettered.fetch_add(failed.len() as u64, Ordering::Relaxed);
-        self.stats.done.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        batch.clear();
-        Ok(())
-    }
-
-    /// Writes the changes with the batch's checkpoints, retrying transient failures until they
-    /// pass. When the target refuses the batch for good and a dead-letter topic is configured,
-    /// the batch is bisected to isolate exactly the changes it refuses: the others are applied,
-    /// the refused ones are returned, and the checkpoints are recorded on their own.
-    async fn write(
-        &mut self,
-        changes: &[(usize, RowChange)],
-        checkpoints: &[Checkpoint],
-        batch: &[OwnedMessage],
-    ) -> Result<Vec<Failure>, ConsumerError> {
-        let all: Vec<RowChange> = changes.iter().map(|(_, c)| c.clone()).collect();
-        let wait_for_parents = Duration::from_secs(self.config.retry.foreign_key_seconds);
-        let source = match self.apply_retrying(&all, checkpoints, wait_for_parents).await {
-            Ok(()) => return Ok(Vec::new()),
-            Err(source) if self.dead_letters.is_none() => source,
-            Err(source) => {
-                warn!(error = %source, "the target refused the batch; isolating the refused changes");
-                let failed = self.isolate(changes, &source).await;
-                self.apply_retrying(&[], checkpoints, Duration::ZERO)
-                    .await
-                    .map_err(|source| self.write_error(batch, source))?;
-                return Ok(failed);
-            }
-        };
-        Err(self.write_error(batch, source))
-    }
-
-    /// After the whole of `changes` failed with `error`: applies halves of it, each in its own
-    /// transaction, halving again whatever fails, down to single changes, and returns the ones the
-    /// target refuses. Order is kept: a left half is written before its right.
-    async fn isolate(&mut self, changes: &[(usize, RowChange)], error: &WriteError) -> Vec<Failure> {
-        let write_failure =
-            |index: usize, error: String, attempts: u32| Failure { index, stage: Stage::Write, error, attempts };
-        if let [(index, _)] = changes {
-            return vec![write_failure(*index, error.to_string(), 1)];
-        }
-        let mut failed = Vec::new();
-        // Ranges to try, with the attempts their changes will have had; a stack, left on top.
-        let halves = |range: std::ops::Range<usize>, attempts: u32| {
-            let middle = range.start + range.len() / 2;
-            [(middle..range.end, attempts), (range.start..middle, attempts)]
-        };
-        let mut work: Vec<_> = halves(0..changes.len(), 2).into();
-        while let Some((range, attempts)) = work.pop() {
-            let slice: Vec<RowChange> = changes[range.clone()].iter().map(|(_, c)| c.clone()).collect();
-            match self.apply_retrying(&slice, &[], Duration::ZERO).await {
-                Ok(()) => {}
-                Err(e) if range.len() == 1 => {
-                    failed.push(write_failure(changes[range.start].0, e.to_string(), attempts))
-                }
-                Err(_) => work.extend(halves(range, attempts + 1)),
-            }
-        }
-        failed
-    }
-
-    /// Applies, retrying transient failures with exponential backoff until they pass, and
-    /// foreign-key refusals for up to `wait_for_parents`; returns only permanent failures.
-    async fn apply_retrying(
-        &mut self,
-        changes: &[RowChange],
-        checkpoints: &[Checkpoint],
-        wait_for_parents: Duration,
-    ) -> Result<(), WriteError> {
-        let mut delay = FIRST_RETRY_DELAY;
-        let parents_deadline = Instant::now() + wait_for_parents;
-        loop {
-            let started = Instant::now();
-            match self.writer.apply(changes, checkpoints).await {
-                Err(e) if e.is_foreign_key() && Instant::now() + delay <= parents_deadline => {
-                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "a referenced row is missing; waiting for it");
-                    metrics::counter!("dualsync_retries_total", "direction" => self.direction.name()).increment(1);
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(MAX_RETRY_DELAY);
-                }
-                Err(e) if e.is_transient() => {
-                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "transient write failure; retrying");
-                    self.health.target_ok.store(false, Ordering::Relaxed);
-                    metrics::counter!("dualsync_retries_total", "direction" => self.direction.name()).increment(1);
-                    metrics::gauge!("dualsync_retries_in_progress", "direction" => self.direction.name()).set(1.0);
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(MAX_RETRY_DELAY);
-                }
-                result => {
-                    self.health.target_ok.store(true, Ordering::Relaxed);
-                    metrics::gauge!("dualsync_retries_in_progress", "direction" => self.direction.name()).set(0.0);
-                    metrics::histogram!("dualsync_apply_seconds", "direction" => self.direction.name())
-                        .record(started.elapsed().as_secs_f64());
-                    return result.map(|decisions| record_decisions(self.direction.name(), &decisions));
-                }
-            }
-        }
-    }
-
-    fn write_error(&self, batch: &[OwnedMessage], source: WriteError) -> ConsumerError {
-        let position = |m: &OwnedMessage| format!("{}[{}]@{}", m.topic(), m.partition(), m.offset());
-        ConsumerError::Write {
-            first: batch.first().map(position).unwrap_or_default(),
-            last: batch.last().map(position).unwrap_or_default(),
-            source,
-        }
-    }
-
-    /// Sends the failed events of the batch to the dead-letter topic, each acknowledged.
-    async fn send_dead_letters(&self, failed: &[Failure], batch: &[OwnedMessage]) -> Result<(), ConsumerError> {
-        let Some(dead_letters) = &self.dead_letters else { return Ok(()) };
-        for failure in failed {
-            let message = &batch[failure.index];
-            let letter = DeadLetter {
-                key: message.key(),
-                value: message.payload(),
-                topic: message.topic(),
-                partition: message.partition(),
-                offset: message.offset(),
-                timestamp: message.timestamp().to_millis(),
-                stage: failure.stage,
-                error: failure.error.clone(),
-                attempts: failure.attempts,
-                consumer: &self.config.kafka.group,
-            };
-            warn!(
-                topic = letter.topic,
-                partition = letter.partition,
-                offset = letter.offset,
-                stage = failure.stage.name(),
-                error = %failure.error,
-                dead_letter_topic = dead_letters.topic(),
-                "event sent to the dead-letter topic"
-            );
-            dead_letters.send(&letter).await.map_err(ConsumerError::DeadLetter)?;
-        }
-        Ok(())
-    }
-
-    /// Stores, per partition, the offset after the batch's last event, for the next commit.
-    fn store_offsets(&self, batch: &[OwnedMessage]) {
-        let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-        for message in batch {
-            let slot = next.entry((message.topic(), message.partition())).or_default();
-            *slot = (*slot).max(message.offset() + 1);
+    /// Resumes the lane's paused partitions once it has room again.
+    fn resume(&self, lane: &mut Lane) {
+        if lane.paused.is_empty() || lane.pending.len() >= RESUME_BELOW_BATCHES * self.config.batch.max_events {
+            return;
         }
         let mut list = TopicPartitionList::new();
-        for ((topic, partition), offset) in next {
-            if let Err(e) = list.add_partition_offset(topic, partition, Offset::Offset(offset)) {
-                warn!(topic, partition, error = %e, "cannot record offset");
-            }
+        for (topic, partition) in lane.paused.drain(..) {
+            list.add_partition(&topic, partition);
         }
-        // A partition revoked meanwhile cannot be stored; its new owner re-reads the events,
-        // which the idempotent writes make harmless.
-        if let Err(e) = self.kafka.store_offsets(&list) {
-            warn!(error = %e, "storing offsets failed; the events will be re-delivered");
+        if let Err(e) = self.kafka.resume(&list) {
+            warn!(error = %e, "cannot resume partitions");
+        }
+    }
+
+    /// Drops the events in hand of partitions revoked meanwhile (their next owner reads them).
+    fn drop_revoked(&self, lanes: &mut [Lane]) {
+        let revoked = std::mem::take(&mut *self.shared.revoked.lock().expect("revoked lock"));
+        if revoked.is_empty() {
+            return;
+        }
+        for lane in lanes {
+            lane.pending.retain(|m| !revoked.iter().any(|(t, p)| t == m.topic() && *p == m.partition()));
+            lane.paused.retain(|k| !revoked.contains(k));
+            if lane.pending.is_empty() {
+                lane.flush_at = None;
+            }
         }
     }
 
@@ -691,20 +565,8 @@ impl Consumer {
     }
 }
 
-/// Counts what the conflict rules decided, per table: `dualsync_conflict_decisions_total`.
-fn record_decisions(direction: &'static str, decisions: &HashMap<TableName, Decisions>) {
-    for (table, d) in decisions {
-        for (decision, count) in [
-            ("applied", d.applied),
-            ("stale", d.stale),
-            ("tie_won", d.ties_won),
-            ("tie_lost", d.ties_lost),
-            ("resurrection_prevented", d.resurrections_prevented),
-        ] {
-            if count > 0 {
-                metrics::counter!("dualsync_conflict_decisions_total", "direction" => direction, "table" => table.to_string(), "decision" => decision)
-                    .increment(count);
-            }
-        }
-    }
+/// The lane (worker) of a partition: the same one for the partition's whole life, so its events
+/// are applied in order.
+fn lane_of(partition: i32, workers: usize) -> usize {
+    partition.unsigned_abs() as usize % workers
 }

@@ -251,7 +251,8 @@ impl Dialect {
     /// each row that is not plainly applied: [`PREVENTED`] (an upsert of a row deleted at or after
     /// its time, per `tombstones`), [`STALE`] (the stored row is newer, or has a time and the
     /// incoming row none), [`TIE`]. Each row finds its stored row by an index lookup (PostgreSQL:
-    /// a lateral subquery, so no cached generic plan can turn it into a scan of the table).
+    /// a lateral subquery with `LIMIT 1`, which the planner cannot turn into a hash join over a
+    /// scan of the whole table, as it would for a few hundred rows).
     pub fn weigh(self, schema: &TableSchema, guard: &Guard, tombstones: Option<&TableSchema>) -> String {
         let mut columns: Vec<&str> = schema.key.iter().map(String::as_str).collect();
         columns.push(&guard.column);
@@ -291,7 +292,7 @@ impl Dialect {
                 (
                     format!(
                         "UNNEST({}) WITH ORDINALITY AS u({}, dualsync_n) \
-                         LEFT JOIN LATERAL (SELECT {wanted} FROM {table} AS t WHERE {}) AS t ON true",
+                         LEFT JOIN LATERAL (SELECT {wanted} FROM {table} AS t WHERE {} LIMIT 1) AS t ON true",
                         arrays.join(", "),
                         aliases.join(", "),
                         on("t")

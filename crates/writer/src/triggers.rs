@@ -13,15 +13,9 @@ use crate::{Dialect, TableSchema};
 pub const TRIGGER_PREFIX: &str = "dualsync_flag";
 
 /// The statement that marks a dualsync transaction, run first in each one.
-///
-/// PostgreSQL: it also turns sequential scans off for the transaction. Every statement dualsync
-/// runs finds rows by key; a plan cached while a table was still small (a sequential scan looks
-/// cheapest then) would otherwise scan the whole table once per incoming row later.
 pub(crate) fn mark_session(dialect: Dialect) -> &'static str {
     match dialect {
-        Dialect::Postgres => {
-            "SELECT set_config('dualsync.writer', 'on', true), set_config('enable_seqscan', 'off', true)"
-        }
+        Dialect::Postgres => "SET LOCAL dualsync.writer = 'on'",
         Dialect::MySql => "SET @dualsync_writer = 1",
     }
 }

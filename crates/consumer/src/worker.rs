@@ -1,0 +1,480 @@
+//! A worker: decodes, maps and writes the batches of the partitions routed to it, in order, with
+//! its own database connection; dead-letters what cannot be applied; stores offsets only after
+//! the batch is committed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use dualsync_dlq::{DeadLetter, DeadLetters, Stage};
+use dualsync_envelope::{Decoder, TypeHints};
+use dualsync_mapping::{Direction, Mapped, Mapping, RowChange, Skip, TableName};
+use dualsync_writer::{Checkpoint, Decisions, TablePolicy, WriteError, Writer, debezium_type};
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use crate::runtime::{ConsumerError, Context, Shared, Stats};
+use crate::{Config, Health};
+
+/// Column types for records without a schema, read off the target tables: for each mapped
+/// table, each target column whose SQL type says how Debezium encodes it (decimals, temporal
+/// types, booleans from TINYINT(1), binary, UUID, JSON), under its source table and column name.
+/// A target table that cannot be read yet gets no hints; the writer reports it when it is used.
+async fn type_hints(mapping: &Mapping, direction: Direction, writer: &mut Writer) -> TypeHints {
+    let mut hints = TypeHints::default();
+    for pair in mapping.tables() {
+        let schema = match writer.schema(pair.target(direction)).await {
+            Ok(schema) => schema,
+            Err(e) => {
+                warn!(table = %pair.target(direction), error = %e, "no column types for schemaless events of this table");
+                continue;
+            }
+        };
+        for column in &schema.columns {
+            let source_column = pair.target_column(direction.reverse(), &column.name);
+            // A converted column is represented differently on the two sides, so the target's
+            // type says nothing about how the source sends it.
+            let converted = pair.conversions.iter().any(|(c, _)| c == pair.legacy_name(direction, source_column));
+            if let Some(field_type) = debezium_type(writer.dialect(), &column.sql_type).filter(|_| !converted) {
+                hints.insert(&pair.source(direction).name, source_column, field_type);
+            }
+        }
+    }
+    hints
+}
+
+/// Decode, map and write, without Kafka: what the consumer applies events with, for tools that
+/// apply records directly (`dualsync dlq replay --apply`).
+pub struct Pipeline {
+    /// The decoder, with the connector settings and the target's column types.
+    pub decoder: Decoder,
+    /// The mapping.
+    pub mapping: Mapping,
+    /// The writer, with each target table's conflict and delete policy.
+    pub writer: Writer,
+}
+
+impl Pipeline {
+    /// Loads the mapping, connects to the target database, and sets up decoding and writing for
+    /// `direction` as the consumer does.
+    pub async fn new(config: &Config, direction: Direction) -> Result<Pipeline, ConsumerError> {
+        let mapping = Mapping::load(&config.mapping)?;
+        let mut writer = Writer::connect(&config.target.url).await.map_err(ConsumerError::Target)?;
+        let hints = type_hints(&mapping, direction, &mut writer).await;
+        for pair in mapping.tables() {
+            let policy = TablePolicy { guard: pair.guard(direction), soft_delete: pair.soft_delete(direction) };
+            writer.set_policy(pair.target(direction).clone(), policy);
+        }
+        Ok(Pipeline { decoder: Decoder::new(config.debezium.settings(), hints), mapping, writer })
+    }
+
+    /// Decodes, maps and writes one record in its own transaction; says what happened.
+    pub async fn apply(
+        &mut self,
+        direction: Direction,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<String, String> {
+        let decoded = self.decoder.decode(key, value).map_err(|e| format!("cannot decode: {e}"))?;
+        match self.mapping.map(direction, &decoded).map_err(|e| format!("cannot map: {e}"))? {
+            Mapped::Skip(reason) => Ok(format!("skipped ({})", skip_reason(reason))),
+            Mapped::Apply(change) => {
+                let table = change.table.to_string();
+                self.writer.apply(&[change], &[]).await.map_err(|e| format!("cannot write: {e}"))?;
+                Ok(format!("applied to {table}"))
+            }
+        }
+    }
+}
+
+/// The metrics label of a skip reason.
+fn skip_reason(reason: Skip) -> &'static str {
+    match reason {
+        Skip::Tombstone => "tombstone",
+        Skip::UnmappedTable => "unmapped_table",
+        Skip::Truncate => "truncate",
+        Skip::Message => "message",
+        Skip::Metadata => "metadata",
+        Skip::Filtered => "filtered",
+        Skip::Echo => "loop",
+    }
+}
+
+/// An event of the batch that cannot be applied.
+struct Failure {
+    /// Its index in the batch.
+    index: usize,
+    stage: Stage,
+    error: String,
+    attempts: u32,
+}
+
+/// What the workers share with the consume loop.
+#[derive(Clone)]
+pub(crate) struct Handles {
+    /// Where events that cannot be applied go; without it such an event stops the consumer.
+    pub(crate) dead_letters: Option<Arc<DeadLetters>>,
+    /// What `/readyz` reports.
+    pub(crate) health: Arc<Health>,
+    /// The Kafka client, to store offsets.
+    pub(crate) kafka: Arc<StreamConsumer<Context>>,
+    /// The counters.
+    pub(crate) stats: Arc<Stats>,
+    /// In-flight batches and the assignment generation.
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// One worker's state: its own decoder, mapping and database connection.
+pub(crate) struct Worker {
+    pub(crate) config: Arc<Config>,
+    pub(crate) direction: Direction,
+    pub(crate) decoder: Decoder,
+    pub(crate) mapping: Mapping,
+    pub(crate) writer: Writer,
+    /// Per (topic, partition), the offset of the last event the target already holds.
+    pub(crate) applied_up_to: HashMap<(String, i32), i64>,
+    /// The assignment generation `applied_up_to` was read in.
+    pub(crate) generation: u64,
+    /// Where events that cannot be applied go; without it such an event stops the consumer.
+    pub(crate) dead_letters: Option<Arc<DeadLetters>>,
+    pub(crate) health: Arc<Health>,
+    pub(crate) kafka: Arc<StreamConsumer<Context>>,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// How long to wait before the first retry of a transient write failure; it doubles up to
+/// [`MAX_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(200);
+/// The longest wait between retries of a transient failure.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+
+impl Worker {
+    /// Connects the worker's own pipeline (and database connection) and reads the checkpoints.
+    pub(crate) async fn new(
+        config: Arc<Config>,
+        direction: Direction,
+        handles: Handles,
+    ) -> Result<Worker, ConsumerError> {
+        let Handles { dead_letters, health, kafka, stats, shared } = handles;
+        let Pipeline { decoder, mapping, writer } = Pipeline::new(&config, direction).await?;
+        let mut worker = Worker {
+            config,
+            direction,
+            decoder,
+            mapping,
+            writer,
+            applied_up_to: HashMap::new(),
+            generation: 0,
+            dead_letters,
+            health,
+            kafka,
+            stats,
+            shared,
+        };
+        worker.read_checkpoints().await?;
+        Ok(worker)
+    }
+
+    /// Reads the checkpoints the target holds for this consumer group. The in-memory ones never
+    /// move backwards; the target's move forwards when another consumer of the group applied
+    /// events of a partition while it was assigned there.
+    async fn read_checkpoints(&mut self) -> Result<(), ConsumerError> {
+        self.generation = self.shared.generation.load(Ordering::Acquire);
+        let checkpoints = self.writer.checkpoints(&self.config.kafka.group).await.map_err(ConsumerError::Target)?;
+        for c in checkpoints {
+            let done = self.applied_up_to.entry((c.topic, c.partition)).or_insert(c.offset);
+            *done = (*done).max(c.offset);
+        }
+        Ok(())
+    }
+
+    /// Decodes, maps and writes the batch, then stores its offsets.
+    pub(crate) async fn flush(&mut self, batch: &mut Vec<OwnedMessage>) -> Result<(), ConsumerError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // Partitions may have changed hands since the checkpoints were read.
+        if self.shared.generation.load(Ordering::Acquire) != self.generation {
+            self.read_checkpoints().await?;
+        }
+        // Each change with the index of the message it came from.
+        let mut changes: Vec<(usize, RowChange)> = Vec::with_capacity(batch.len());
+        let mut failed: Vec<Failure> = Vec::new();
+        let (mut skipped, mut redelivered) = (0, 0);
+        let mut checkpoints: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+        // Per message: its source table and op, for the metrics ("-" when unknown).
+        let mut labels: Vec<(String, &'static str)> = vec![("-".to_string(), "-"); batch.len()];
+        let now_ms =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let direction = self.direction.name();
+        for (index, message) in batch.iter().enumerate() {
+            let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+            let slot = checkpoints.entry((topic, partition)).or_insert(offset);
+            *slot = (*slot).max(offset);
+            if self.applied_up_to.get(&(topic.to_string(), partition)).is_some_and(|done| offset <= *done) {
+                redelivered += 1;
+                continue;
+            }
+            let decoded = match self.decoder.decode(message.key(), message.payload()) {
+                Ok(decoded) => decoded,
+                Err(source) if self.dead_letters.is_some() => {
+                    failed.push(Failure { index, stage: Stage::Decode, error: source.to_string(), attempts: 1 });
+                    continue;
+                }
+                Err(source) => {
+                    return Err(ConsumerError::Decode { topic: topic.to_string(), partition, offset, source });
+                }
+            };
+            if let Some(event) = decoded.change() {
+                let table = event.source.table.clone().unwrap_or_else(|| "-".to_string());
+                if let Some(ts_ms) = event.source.ts_ms.filter(|t| *t > 0) {
+                    metrics::gauge!("dualsync_end_to_end_lag_seconds", "direction" => direction, "table" => table.clone())
+                        .set((now_ms - ts_ms) as f64 / 1000.0);
+                }
+                labels[index] = (table, event.op.code());
+            } else {
+                labels[index].1 = decoded.kind();
+            }
+            match self.mapping.map(self.direction, &decoded) {
+                Ok(Mapped::Apply(change)) => changes.push((index, change)),
+                Ok(Mapped::Skip(reason)) => {
+                    skipped += 1;
+                    let (table, op) = &labels[index];
+                    metrics::counter!("dualsync_events_skipped_total", "direction" => direction, "table" => table.clone(), "op" => *op, "reason" => skip_reason(reason))
+                        .increment(1);
+                    if reason == Skip::Truncate {
+                        warn!(
+                            topic,
+                            partition,
+                            offset,
+                            "truncate ignored; set `sync.truncate: apply` in the mapping to apply truncates"
+                        );
+                    } else {
+                        debug!(topic, partition, offset, ?reason, "event skipped");
+                    }
+                }
+                Err(source) if self.dead_letters.is_some() => {
+                    failed.push(Failure { index, stage: Stage::Map, error: source.to_string(), attempts: 1 });
+                }
+                Err(source) => return Err(ConsumerError::Map { topic: topic.to_string(), partition, offset, source }),
+            }
+        }
+        let checkpoints: Vec<Checkpoint> = checkpoints
+            .into_iter()
+            .map(|((topic, partition), offset)| Checkpoint {
+                consumer: self.config.kafka.group.clone(),
+                topic: topic.to_string(),
+                partition,
+                offset,
+            })
+            .collect();
+        failed.extend(self.write(&changes, &checkpoints, batch).await?);
+        // Dead letters are acknowledged before any offset of the batch is stored.
+        self.send_dead_letters(&failed, batch).await?;
+        // Never backwards: a batch of re-delivered events ends below what the target holds.
+        for c in checkpoints {
+            let done = self.applied_up_to.entry((c.topic, c.partition)).or_insert(c.offset);
+            *done = (*done).max(c.offset);
+        }
+        self.store_offsets(batch);
+        let applied = changes.len() - failed.iter().filter(|f| f.stage == Stage::Write).count();
+        info!(events = batch.len(), applied, skipped, redelivered, dead_lettered = failed.len(), "batch written");
+        for (index, (table, op)) in labels.iter().enumerate() {
+            let labels = [("direction", direction.to_string()), ("table", table.clone()), ("op", op.to_string())];
+            metrics::counter!("dualsync_events_consumed_total", &labels).increment(1);
+            if let Some(failure) = failed.iter().find(|f| f.index == index) {
+                let mut labels = labels.to_vec();
+                labels.push(("stage", failure.stage.name().to_string()));
+                metrics::counter!("dualsync_events_dead_lettered_total", &labels).increment(1);
+            } else if changes.iter().any(|(i, _)| *i == index) {
+                metrics::counter!("dualsync_events_applied_total", &labels).increment(1);
+            }
+        }
+        metrics::counter!("dualsync_events_redelivered_total", "direction" => direction).increment(redelivered);
+        metrics::histogram!("dualsync_batch_events", "direction" => direction).record(batch.len() as f64);
+        self.stats.applied.fetch_add(applied as u64, Ordering::Relaxed);
+        self.stats.skipped.fetch_add(skipped, Ordering::Relaxed);
+        self.stats.redelivered.fetch_add(redelivered, Ordering::Relaxed);
+        self.stats.dead_lettered.fetch_add(failed.len() as u64, Ordering::Relaxed);
+        self.stats.done.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        batch.clear();
+        Ok(())
+    }
+
+    /// Writes the changes with the batch's checkpoints, retrying transient failures until they
+    /// pass. When the target refuses the batch for good and a dead-letter topic is configured,
+    /// the batch is bisected to isolate exactly the changes it refuses: the others are applied,
+    /// the refused ones are returned, and the checkpoints are recorded on their own.
+    async fn write(
+        &mut self,
+        changes: &[(usize, RowChange)],
+        checkpoints: &[Checkpoint],
+        batch: &[OwnedMessage],
+    ) -> Result<Vec<Failure>, ConsumerError> {
+        let all: Vec<RowChange> = changes.iter().map(|(_, c)| c.clone()).collect();
+        let wait_for_parents = Duration::from_secs(self.config.retry.foreign_key_seconds);
+        let source = match self.apply_retrying(&all, checkpoints, wait_for_parents).await {
+            Ok(()) => return Ok(Vec::new()),
+            Err(source) if self.dead_letters.is_none() => source,
+            Err(source) => {
+                warn!(error = %source, "the target refused the batch; isolating the refused changes");
+                let failed = self.isolate(changes, &source).await;
+                self.apply_retrying(&[], checkpoints, Duration::ZERO)
+                    .await
+                    .map_err(|source| self.write_error(batch, source))?;
+                return Ok(failed);
+            }
+        };
+        Err(self.write_error(batch, source))
+    }
+
+    /// After the whole of `changes` failed with `error`: applies halves of it, each in its own
+    /// transaction, halving again whatever fails, down to single changes, and returns the ones the
+    /// target refuses. Order is kept: a left half is written before its right.
+    async fn isolate(&mut self, changes: &[(usize, RowChange)], error: &WriteError) -> Vec<Failure> {
+        let write_failure =
+            |index: usize, error: String, attempts: u32| Failure { index, stage: Stage::Write, error, attempts };
+        if let [(index, _)] = changes {
+            return vec![write_failure(*index, error.to_string(), 1)];
+        }
+        let mut failed = Vec::new();
+        // Ranges to try, with the attempts their changes will have had; a stack, left on top.
+        let halves = |range: std::ops::Range<usize>, attempts: u32| {
+            let middle = range.start + range.len() / 2;
+            [(middle..range.end, attempts), (range.start..middle, attempts)]
+        };
+        let mut work: Vec<_> = halves(0..changes.len(), 2).into();
+        while let Some((range, attempts)) = work.pop() {
+            let slice: Vec<RowChange> = changes[range.clone()].iter().map(|(_, c)| c.clone()).collect();
+            match self.apply_retrying(&slice, &[], Duration::ZERO).await {
+                Ok(()) => {}
+                Err(e) if range.len() == 1 => {
+                    failed.push(write_failure(changes[range.start].0, e.to_string(), attempts))
+                }
+                Err(_) => work.extend(halves(range, attempts + 1)),
+            }
+        }
+        failed
+    }
+
+    /// Applies, retrying transient failures with exponential backoff until they pass, and
+    /// foreign-key refusals for up to `wait_for_parents`; returns only permanent failures.
+    async fn apply_retrying(
+        &mut self,
+        changes: &[RowChange],
+        checkpoints: &[Checkpoint],
+        wait_for_parents: Duration,
+    ) -> Result<(), WriteError> {
+        let mut delay = FIRST_RETRY_DELAY;
+        let parents_deadline = Instant::now() + wait_for_parents;
+        loop {
+            let started = Instant::now();
+            match self.writer.apply(changes, checkpoints).await {
+                Err(e) if e.is_foreign_key() && Instant::now() + delay <= parents_deadline => {
+                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "a referenced row is missing; waiting for it");
+                    metrics::counter!("dualsync_retries_total", "direction" => self.direction.name()).increment(1);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_RETRY_DELAY);
+                }
+                Err(e) if e.is_transient() => {
+                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "transient write failure; retrying");
+                    self.health.target_ok.store(false, Ordering::Relaxed);
+                    metrics::counter!("dualsync_retries_total", "direction" => self.direction.name()).increment(1);
+                    metrics::gauge!("dualsync_retries_in_progress", "direction" => self.direction.name()).set(1.0);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_RETRY_DELAY);
+                }
+                result => {
+                    self.health.target_ok.store(true, Ordering::Relaxed);
+                    metrics::gauge!("dualsync_retries_in_progress", "direction" => self.direction.name()).set(0.0);
+                    metrics::histogram!("dualsync_apply_seconds", "direction" => self.direction.name())
+                        .record(started.elapsed().as_secs_f64());
+                    return result.map(|decisions| record_decisions(self.direction.name(), &decisions));
+                }
+            }
+        }
+    }
+
+    fn write_error(&self, batch: &[OwnedMessage], source: WriteError) -> ConsumerError {
+        let position = |m: &OwnedMessage| format!("{}[{}]@{}", m.topic(), m.partition(), m.offset());
+        ConsumerError::Write {
+            first: batch.first().map(position).unwrap_or_default(),
+            last: batch.last().map(position).unwrap_or_default(),
+            source,
+        }
+    }
+
+    /// Sends the failed events of the batch to the dead-letter topic, each acknowledged.
+    async fn send_dead_letters(&self, failed: &[Failure], batch: &[OwnedMessage]) -> Result<(), ConsumerError> {
+        let Some(dead_letters) = &self.dead_letters else { return Ok(()) };
+        for failure in failed {
+            let message = &batch[failure.index];
+            let letter = DeadLetter {
+                key: message.key(),
+                value: message.payload(),
+                topic: message.topic(),
+                partition: message.partition(),
+                offset: message.offset(),
+                timestamp: message.timestamp().to_millis(),
+                stage: failure.stage,
+                error: failure.error.clone(),
+                attempts: failure.attempts,
+                consumer: &self.config.kafka.group,
+            };
+            warn!(
+                topic = letter.topic,
+                partition = letter.partition,
+                offset = letter.offset,
+                stage = failure.stage.name(),
+                error = %failure.error,
+                dead_letter_topic = dead_letters.topic(),
+                "event sent to the dead-letter topic"
+            );
+            dead_letters.send(&letter).await.map_err(ConsumerError::DeadLetter)?;
+        }
+        Ok(())
+    }
+
+    /// Stores, per partition, the offset after the batch's last event, for the next commit.
+    fn store_offsets(&self, batch: &[OwnedMessage]) {
+        let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+        for message in batch {
+            let slot = next.entry((message.topic(), message.partition())).or_default();
+            *slot = (*slot).max(message.offset() + 1);
+        }
+        let mut list = TopicPartitionList::new();
+        for ((topic, partition), offset) in next {
+            if let Err(e) = list.add_partition_offset(topic, partition, Offset::Offset(offset)) {
+                warn!(topic, partition, error = %e, "cannot record offset");
+            }
+        }
+        // A partition revoked meanwhile cannot be stored; its new owner re-reads the events,
+        // which the idempotent writes make harmless.
+        if let Err(e) = self.kafka.store_offsets(&list) {
+            warn!(error = %e, "storing offsets failed; the events will be re-delivered");
+        }
+    }
+}
+
+/// Counts what the conflict rules decided, per table: `dualsync_conflict_decisions_total`.
+fn record_decisions(direction: &'static str, decisions: &HashMap<TableName, Decisions>) {
+    for (table, d) in decisions {
+        for (decision, count) in [
+            ("applied", d.applied),
+            ("stale", d.stale),
+            ("tie_won", d.ties_won),
+            ("tie_lost", d.ties_lost),
+            ("resurrection_prevented", d.resurrections_prevented),
+        ] {
+            if count > 0 {
+                metrics::counter!("dualsync_conflict_decisions_total", "direction" => direction, "table" => table.to_string(), "decision" => decision)
+                    .increment(count);
+            }
+        }
+    }
+}
