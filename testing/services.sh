@@ -6,6 +6,7 @@
 #   testing/services.sh up      install what is missing, configure, start (idempotent)
 #   testing/services.sh env     print the connection settings as `export` lines
 #   testing/services.sh topic NAME [PARTITIONS]   create a topic if it does not exist
+#   testing/services.sh outage mariadb|postgres [SECONDS]   stop a database, wait (10 s), start it
 #   testing/services.sh down    stop the three private services
 #   testing/services.sh status  say what runs
 #
@@ -284,6 +285,14 @@ case "${1:-}" in
   env) print_env ;;
   topic) shift; topic "$@" ;;
   down) kafka_stop; pg_stop; mariadb_stop ;;
+  outage)
+    # A database outage for the tests: stop it, wait, start it again with the same settings.
+    case "${2:-}" in
+      mariadb) mariadb_stop; sleep "${3:-10}"; mariadb_up ;;
+      postgres) pg_stop; sleep "${3:-10}"; pg_up ;;
+      *) die "usage: $0 outage mariadb|postgres [SECONDS]" ;;
+    esac
+    ;;
   status) status ;;
-  *) echo "usage: $0 up|env|topic NAME [PARTITIONS]|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|env|topic NAME [PARTITIONS]|outage mariadb|postgres [SECONDS]|down|status" >&2; exit 2 ;;
 esac

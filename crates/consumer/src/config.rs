@@ -317,7 +317,7 @@ impl Config {
     /// | `DUALSYNC_KAFKA_SASL_USERNAME`, `DUALSYNC_KAFKA_SASL_PASSWORD[_FILE]` | `sasl.username`, `sasl.password` |
     /// | `DUALSYNC_TARGET_URL[_FILE]` | `target.url` |
     /// | `DUALSYNC_MAPPING` | `mapping` |
-    /// | `DUALSYNC_BATCH_MAX_EVENTS`, `DUALSYNC_BATCH_LINGER_MS` | `batch.*` |
+    /// | `DUALSYNC_BATCH_MAX_EVENTS`, `DUALSYNC_BATCH_LINGER_MS`, `DUALSYNC_BATCH_WORKERS` | `batch.*` |
     /// | `DUALSYNC_DLQ_TOPIC`, `DUALSYNC_HTTP_LISTEN` | `dlq.topic`, `http.listen` |
     /// | `DUALSYNC_RETRY_FOREIGN_KEY_SECONDS`, `DUALSYNC_SHUTDOWN_TIMEOUT_MS` | `retry.foreign_key_seconds`, `shutdown_timeout_ms` |
     pub fn override_from(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {

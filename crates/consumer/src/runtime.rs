@@ -134,6 +134,9 @@ pub(crate) struct Shared {
     in_flight: Mutex<HashMap<(String, i32), usize>>,
     /// Signalled whenever a batch finishes.
     finished: Condvar,
+    /// Per (topic, partition), the offset after the last event whose batch is committed in the
+    /// target: what a revoke commits.
+    done_offsets: Mutex<HashMap<(String, i32), i64>>,
     /// Partitions revoked since the consume loop last looked: it drops their events in hand
     /// (their offsets are not stored, so their next owner reads them).
     revoked: Mutex<Vec<(String, i32)>>,
@@ -152,8 +155,16 @@ impl Shared {
         }
     }
 
-    /// Marks a batch handed to a worker as finished (written, dead-lettered or failed).
-    pub(crate) fn finished(&self, batch: &[OwnedMessage]) {
+    /// Marks a batch handed to a worker as finished: `applied` (committed in the target, its
+    /// offsets to be committed in Kafka) or failed.
+    pub(crate) fn finished(&self, batch: &[OwnedMessage], applied: bool) {
+        if applied {
+            let mut done = self.done_offsets.lock().expect("done-offsets lock");
+            for m in batch {
+                let next = done.entry((m.topic().to_string(), m.partition())).or_default();
+                *next = (*next).max(m.offset() + 1);
+            }
+        }
         let mut in_flight = self.in_flight.lock().expect("in-flight lock");
         for key in partitions(batch) {
             if let Some(n) = in_flight.get_mut(&key) {
@@ -163,6 +174,12 @@ impl Shared {
                 }
             }
         }
+        self.finished.notify_all();
+    }
+
+    /// Forgets the batches in flight (their workers were stopped; nothing more will finish).
+    fn abandon(&self) {
+        self.in_flight.lock().expect("in-flight lock").clear();
         self.finished.notify_all();
     }
 
@@ -227,11 +244,23 @@ impl ConsumerContext for Context {
         if !idle {
             warn!(partitions = ?revoked, "revoked partitions still have a batch in flight; its events will be delivered again");
         }
-        match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
-            Err(e) => {
-                warn!(error = %e, "commit on revoke failed; the revoked partitions' last events will be delivered again")
+        // Commits the revoked partitions' finished batches explicitly: their workers may not
+        // have stored the offsets yet (storing waits for this callback to return).
+        let mut list = TopicPartitionList::new();
+        {
+            let mut done = self.shared.done_offsets.lock().expect("done-offsets lock");
+            for key in &revoked {
+                if let Some(next) = done.remove(key)
+                    && let Err(e) = list.add_partition_offset(&key.0, key.1, rdkafka::Offset::Offset(next))
+                {
+                    warn!(topic = key.0, partition = key.1, error = %e, "cannot record offset");
+                }
             }
+        }
+        if list.count() > 0
+            && let Err(e) = consumer.commit(&list, CommitMode::Sync)
+        {
+            warn!(error = %e, "commit on revoke failed; the revoked partitions' last events will be delivered again");
         }
         info!(partitions = ?revoked, "partitions revoked; their finished batches are committed");
     }
@@ -372,8 +401,10 @@ impl Consumer {
             tasks.spawn(async move {
                 while let Some(mut batch) = receive.recv().await {
                     let result = worker.flush(&mut batch).await;
-                    shared.finished(&batch);
                     let failed = result.is_err();
+                    if failed {
+                        shared.finished(&batch, false);
+                    }
                     let _ = done_send.send((index, result));
                     if failed {
                         break;
@@ -476,6 +507,7 @@ impl Consumer {
         drop(lanes);
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
+        self.shared.abandon();
         self.commit().await;
         let _ = stop_http.send(());
         info!(

@@ -281,6 +281,9 @@ impl Worker {
             let done = self.applied_up_to.entry((c.topic, c.partition)).or_insert(c.offset);
             *done = (*done).max(c.offset);
         }
+        // The batch is done: a revoke may now commit its offsets; then stored for the next
+        // periodic commit.
+        self.shared.finished(batch, true);
         self.store_offsets(batch);
         let applied = changes.len() - failed.iter().filter(|f| f.stage == Stage::Write).count();
         info!(events = batch.len(), applied, skipped, redelivered, dead_lettered = failed.len(), "batch written");

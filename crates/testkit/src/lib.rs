@@ -87,6 +87,62 @@ pub async fn produce_to(brokers: &str, topic: &str, records: &[Record]) {
     }
 }
 
+/// Produces records to the given partitions of `topic`, many at a time (the idempotent producer
+/// keeps each partition's order), and waits until the broker acknowledged all of them. Each
+/// record travels in a batch of its own: tansu 0.6.0 cannot fetch from an offset inside a
+/// multi-record batch (a consumer resuming there stalls), and consumers resume mid-topic.
+pub async fn produce_partitioned(topic: &str, records: &[(i32, Record)]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_brokers())
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "20")
+        .set("batch.num.messages", "1")
+        .create()
+        .expect("producer");
+    for chunk in records.chunks(5000) {
+        let mut deliveries = Vec::with_capacity(chunk.len());
+        for (partition, (key, value)) in chunk {
+            let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).partition(*partition);
+            if let Some(key) = key {
+                record = record.key(key.as_slice());
+            }
+            if let Some(value) = value {
+                record = record.payload(value.as_slice());
+            }
+            deliveries.push(producer.send_result(record).unwrap_or_else(|(e, _)| panic!("produce to {topic}: {e}")));
+        }
+        for delivery in deliveries {
+            match delivery.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => panic!("produce to {topic}: {e}"),
+                Err(_) => panic!("produce to {topic}: the producer went away"),
+            }
+        }
+    }
+}
+
+/// The offsets consumer group `group` committed for partitions `0..partitions` of `topic`
+/// (`-1` where none).
+pub fn committed_offsets(group: &str, topic: &str, partitions: i32) -> Vec<i64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_brokers())
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut list = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition(topic, p);
+    }
+    let committed = consumer.committed_offsets(list, Duration::from_secs(30)).expect("committed offsets");
+    (0..partitions)
+        .map(|p| match committed.find_partition(topic, p).map(|e| e.offset()) {
+            Some(rdkafka::Offset::Offset(o)) => o,
+            _ => -1,
+        })
+        .collect()
+}
+
 /// The folder of the shared Debezium fixtures (`shared/fixtures/debezium` beside the checkout, or
 /// `DUALSYNC_FIXTURES`).
 pub fn fixtures_dir() -> PathBuf {

@@ -101,3 +101,32 @@ pub fn stop_with_sigterm(child: std::process::Child) -> String {
     assert!(output.status.success(), "exit status {:?}; stderr:\n{stderr}", output.status);
     stderr
 }
+
+/// The consumer group a configuration written by [`write_config`] uses.
+pub fn group_of(config: &Path) -> String {
+    let text = std::fs::read_to_string(config).expect("read config");
+    text.lines().find_map(|l| l.strip_prefix("  group: ")).expect("group line").to_string()
+}
+
+/// Events the target holds according to its checkpoints: per partition, the last applied offset
+/// plus one, summed.
+pub async fn checkpointed(target: &TestDb, group: &str) -> i64 {
+    let sql = format!(
+        "SELECT CAST(COALESCE(SUM(kafka_offset + 1), 0) AS CHAR) FROM dualsync_checkpoints WHERE consumer = '{group}'"
+    );
+    let sql = if target.kind == dualsync_testkit::Kind::Postgres { sql.replace("AS CHAR", "AS TEXT") } else { sql };
+    target.rows(&sql).await[0][0].as_deref().unwrap_or("0").parse().expect("sum")
+}
+
+/// Waits (up to `seconds`) until `done` says so, failing with `what`.
+pub async fn wait_until<F, Fut>(seconds: u64, what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    while !done().await {
+        assert!(tokio::time::Instant::now() < deadline, "waited {seconds} s for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
