@@ -4,24 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{item_event, items_mapping, temp_dir, write_config};
+use common::{get, item_event, items_mapping, metric_sum, temp_dir, write_config};
 use dualsync_consumer::{Config, Consumer, Direction};
 use dualsync_testkit::{Kind, TestDb, create_topic, produce, unique};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-/// A plain HTTP/1.1 GET: the status code and the body.
-async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("response");
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status");
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
-}
 
 #[tokio::test]
 async fn endpoints_report_the_run() {
@@ -60,14 +45,7 @@ async fn endpoints_report_the_run() {
     assert_eq!(ready, (200, "ready\n".to_string()));
     let (status, metrics) = get(addr, "/metrics").await;
     assert_eq!(status, 200);
-    // The sum over the series of `name` whose labels include all of `labels`.
-    let sum = |name: &str, labels: &[&str]| -> f64 {
-        metrics
-            .lines()
-            .filter(|l| l.starts_with(&format!("{name}{{")) && labels.iter().all(|label| l.contains(label)))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
+    let sum = |name: &str, labels: &[&str]| metric_sum(&metrics, name, labels);
     // Other tests in this process may have counted too: at least this run's events are there.
     let this_run = ["direction=\"legacy-to-revamp\"", "table=\"items\"", "op=\"c\""];
     assert!(sum("dualsync_events_consumed_total", &this_run) >= 3.0, "{metrics}");

@@ -21,6 +21,9 @@ use crate::{tombstone, triggers};
 
 /// Connections held open to the target database.
 const POOL_SIZE: u32 = 4;
+/// How long a write waits for a connection before it fails (as a transient failure, which the
+/// consumer retries): short, so an unreachable database shows at once in logs and `/readyz`.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Writes mapped changes into one target database.
 ///
@@ -63,6 +66,7 @@ impl Writer {
             "postgres" | "postgresql" => Pool::Postgres(
                 PgPoolOptions::new()
                     .max_connections(POOL_SIZE)
+                    .acquire_timeout(CONNECT_TIMEOUT)
                     .connect(url)
                     .await
                     .map_err(WriteError::database(context()))?,
@@ -72,6 +76,7 @@ impl Writer {
                 Pool::MySql(
                     MySqlPoolOptions::new()
                         .max_connections(POOL_SIZE)
+                        .acquire_timeout(CONNECT_TIMEOUT)
                         .connect(&url)
                         .await
                         .map_err(WriteError::database(context()))?,
