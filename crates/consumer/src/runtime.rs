@@ -291,9 +291,9 @@ pub struct Consumer {
 
 /// A lane whose worker is busy pauses its partitions once this many batches wait in it: the
 /// bound on the events held beside the ones librdkafka prefetches.
-const PAUSE_AT_BATCHES: usize = 4;
+const PAUSE_AT_BATCHES: usize = 16;
 /// Paused partitions resume once fewer than this many batches wait.
-const RESUME_BELOW_BATCHES: usize = 2;
+const RESUME_BELOW_BATCHES: usize = 8;
 
 /// A worker's lane in the consume loop.
 struct Lane {

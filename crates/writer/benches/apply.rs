@@ -17,7 +17,6 @@ use dualsync_envelope::{Row, Value};
 use dualsync_mapping::{RowChange, RowChangeKind, TableName};
 use dualsync_testkit::{Kind, TestDb};
 use dualsync_writer::Writer;
-use sqlx::{AssertSqlSafe, Connection};
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -58,51 +57,14 @@ async fn apply_rate(writer: &mut Writer, changes: &[RowChange], batch: usize) ->
 
 /// The database's bulk-load ceiling for the same rows, rows per second.
 async fn ceiling(db: &TestDb, table: &TableName, rows: usize) -> f64 {
-    let qualified = match db.kind {
-        Kind::Postgres => format!("\"{}\".\"{}\"", db.namespace, table.name),
-        Kind::MySql => format!("`{}`.`{}`", db.namespace, table.name),
+    let text = |v: &Value| match v {
+        Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_string()),
+        Value::Text(s) => Some(s.clone()),
+        other => Some(other.to_string()),
     };
-    let text = |id: i64| {
-        let r = row(id, 0);
-        let v = |i: usize| r.0[i].1.to_string().trim_matches('"').to_string();
-        (v(0), v(1), v(2), v(3), v(4), if matches!(r.0[5].1, Value::Bool(true)) { "1" } else { "0" }, v(6))
-    };
-    match db.kind {
-        Kind::Postgres => {
-            let mut data = String::with_capacity(rows * 64);
-            for id in 0..rows as i64 {
-                let (a, b, c, d, e, f, g) = text(id);
-                data.push_str(&format!("{a},{b},{c},{d},{e},{},{g}\n", if f == "1" { "t" } else { "f" }));
-            }
-            let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-            let started = Instant::now();
-            let mut copy =
-                conn.copy_in_raw(&format!("COPY {qualified} FROM STDIN WITH (FORMAT csv)")).await.expect("copy");
-            copy.send(data.as_bytes()).await.expect("send");
-            copy.finish().await.expect("finish");
-            rows as f64 / started.elapsed().as_secs_f64()
-        }
-        Kind::MySql => {
-            let mut conn = sqlx::MySqlConnection::connect(&db.url).await.expect("connect");
-            let started = Instant::now();
-            let mut tx = conn.begin().await.expect("begin");
-            for chunk in (0..rows as i64).collect::<Vec<_>>().chunks(10_000) {
-                let values: Vec<String> = chunk
-                    .iter()
-                    .map(|id| {
-                        let (a, b, c, d, e, f, g) = text(*id);
-                        format!("({a},'{b}',{c},{d},'{e}',{f},{g})")
-                    })
-                    .collect();
-                sqlx::raw_sql(AssertSqlSafe(format!("INSERT INTO {qualified} VALUES {}", values.join(","))))
-                    .execute(&mut *tx)
-                    .await
-                    .expect("insert");
-            }
-            tx.commit().await.expect("commit");
-            rows as f64 / started.elapsed().as_secs_f64()
-        }
-    }
+    let rows: Vec<Vec<Option<String>>> =
+        (0..rows as i64).map(|id| row(id, 0).0.iter().map(|(_, v)| text(v)).collect()).collect();
+    db.bulk_load(&table.name, &rows).await
 }
 
 /// A naive applier: one single-row upsert per event, each in its own transaction.
