@@ -36,7 +36,7 @@ fn values(id: u64, n: u64) -> serde_json::Value {
     let city = ["Berlin", "Lyon", "Porto"][(id % 3) as usize];
     serde_json::json!({
         "id": id, "name": format!("item {id}"), "qty": (n % 1000) as i64, "note": "a note of modest length",
-        "active": n % 2 == 0, "version": n, "city": city,
+        "active": n.is_multiple_of(2), "version": n, "city": city,
         "score": (n % 100) as f64 / 4.0, "updated_ms": 1_700_000_000_000u64 + n, "tag": format!("t{}", n % 17),
     })
 }
