@@ -289,9 +289,15 @@ pub struct Consumer {
     stats: Arc<Stats>,
 }
 
-/// A lane whose worker is busy pauses its partitions once this many batches wait in it: the
-/// bound on the events held beside the ones librdkafka prefetches.
-const PAUSE_AT_BATCHES: usize = 16;
+/// A lane is full when this many batches wait in it while its worker is busy: the consume loop
+/// stops reading (librdkafka's prefetch, capped, then stops fetching) until the worker finishes
+/// a batch. This bounds the events held beside the ones librdkafka prefetches.
+const FULL_AT_BATCHES: usize = 16;
+/// A lane full for this long has its partitions paused, so the loop reads again (for the other
+/// lanes, and to stay in the group: librdkafka leaves it when not polled for
+/// `max.poll.interval.ms`). Pausing is kept for long stalls because it discards what librdkafka
+/// prefetched for those partitions, which is then fetched again.
+const HOLD_LIMIT: Duration = Duration::from_secs(20);
 /// Paused partitions resume once fewer than this many batches wait.
 const RESUME_BELOW_BATCHES: usize = 8;
 
@@ -416,7 +422,18 @@ impl Consumer {
         let max_events = self.config.batch.max_events;
         let mut health_tick = tokio::time::interval(Duration::from_secs(1));
         let mut failure: Option<ConsumerError> = None;
+        // Since when a full lane has held the reading back.
+        let mut held_since: Option<Instant> = None;
         loop {
+            let full = |l: &Lane| l.busy && l.paused.is_empty() && l.pending.len() >= FULL_AT_BATCHES * max_events;
+            let holding = lanes.iter().any(full);
+            held_since = if holding { held_since.or(Some(Instant::now())) } else { None };
+            let hold_limit = async {
+                match held_since {
+                    Some(since) => tokio::time::sleep_until(since + HOLD_LIMIT).await,
+                    None => std::future::pending().await,
+                }
+            };
             let next_flush = lanes.iter().filter(|l| !l.busy).filter_map(|l| l.flush_at).min();
             let linger = async {
                 match next_flush {
@@ -444,13 +461,18 @@ impl Consumer {
                     }
                     self.resume(lane);
                 }
+                () = hold_limit => {
+                    for (index, lane) in lanes.iter_mut().enumerate().filter(|(_, l)| full(l)) {
+                        self.pause(index, lane);
+                    }
+                }
                 () = linger => {
                     let now = Instant::now();
                     for lane in lanes.iter_mut().filter(|l| !l.busy && l.flush_at.is_some_and(|at| at <= now)) {
                         self.hand_over(lane);
                     }
                 }
-                received = self.kafka.recv() => {
+                received = self.kafka.recv(), if !holding => {
                     match received {
                         Ok(message) => {
                             self.stats.consumed.fetch_add(1, Ordering::Relaxed);
@@ -462,8 +484,6 @@ impl Consumer {
                             }
                             if !lane.busy && lane.pending.len() >= max_events {
                                 self.hand_over(lane);
-                            } else if lane.busy && lane.pending.len() >= PAUSE_AT_BATCHES * max_events {
-                                self.pause(index, lane);
                             }
                         }
                         // librdkafka reconnects by itself; its errors here are reports, not ends.
@@ -537,8 +557,8 @@ impl Consumer {
         }
     }
 
-    /// Backpressure: lane `index` holds [`PAUSE_AT_BATCHES`] batches and its worker is busy, so
-    /// its partitions stop fetching until the worker has caught up.
+    /// Backpressure for long stalls: lane `index` has been full for [`HOLD_LIMIT`], so its
+    /// partitions stop fetching until the worker has caught up.
     fn pause(&self, index: usize, lane: &mut Lane) {
         let Ok(assignment) = self.kafka.assignment() else { return };
         let mut list = TopicPartitionList::new();
