@@ -23,7 +23,8 @@ fn rounds(keys: i64, rounds: i64, partitions: i32) -> Vec<(i32, dualsync_testkit
 }
 
 /// Two instances of `legacy-to-revamp` in one group share four partitions; one is stopped in the
-/// middle of the run and the other takes its partitions over. Every row ends in its last state,
+/// middle of the run (each update takes a millisecond, so the run lasts) and the other takes its
+/// partitions over. Every row ends in its last state,
 /// and no row ever went back to an older state (a trigger records any update that does).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_instance_takes_over_without_loss_or_reordering() {
@@ -33,6 +34,7 @@ async fn a_second_instance_takes_over_without_loss_or_reordering() {
             "CREATE TABLE {ns}.items (id INTEGER PRIMARY KEY, name TEXT); \
              CREATE TABLE {ns}.backwards (id INTEGER, old TEXT, new TEXT); \
              CREATE FUNCTION {ns}.forwards_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               PERFORM pg_sleep(0.001); \
                IF split_part(NEW.name, ' ', 2)::int < split_part(OLD.name, ' ', 2)::int THEN \
                  INSERT INTO {ns}.backwards VALUES (NEW.id, OLD.name, NEW.name); END IF; RETURN NEW; END $$; \
              CREATE TRIGGER forwards_only BEFORE UPDATE ON {ns}.items FOR EACH ROW EXECUTE FUNCTION {ns}.forwards_only()",
