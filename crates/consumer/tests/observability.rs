@@ -4,8 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{get, item_event, items_mapping, metric_sum, temp_dir, write_config};
-use dualsync_consumer::{Config, Consumer, Direction};
+use common::{Running, add_dlq_and_http, get, item_event, items_mapping, metric_sum, temp_dir, write_config};
 use dualsync_testkit::{Kind, TestDb, create_topic, produce, unique};
 
 #[tokio::test]
@@ -18,18 +17,9 @@ async fn endpoints_report_the_run() {
     produce(&topic, &[item_event("c", 1, Some("a")), item_event("c", 2, None), item_event("c", 3, Some("c"))]).await;
     let mapping = items_mapping(&target);
     let path = write_config(&temp_dir(), &topic, &target, &mapping);
-    let mut text = std::fs::read_to_string(&path).expect("config");
-    text.push_str(&format!("dlq:\n  topic: {dlq}\nhttp:\n  listen: 127.0.0.1:0\n"));
-    std::fs::write(&path, text).expect("config");
-
-    let consumer =
-        Consumer::start(Config::load(&path).expect("config"), Direction::LegacyToRevamp).await.expect("start");
-    let addr = consumer.http_addr().expect("listening");
-    let stats = consumer.stats();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(consumer.run(async {
-        let _ = stopped.await;
-    }));
+    add_dlq_and_http(&path, &dlq);
+    let consumer = Running::start(&path).await;
+    let (addr, stats) = (consumer.addr, consumer.stats.clone());
     assert_eq!(get(addr, "/healthz").await, (200, "ok\n".to_string()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while stats.done() < 3 {
@@ -55,6 +45,5 @@ async fn endpoints_report_the_run() {
     assert!(metrics.contains("dualsync_end_to_end_lag_seconds{"), "{metrics}");
     assert!(metrics.contains("dualsync_apply_seconds"), "{metrics}");
     assert!(metrics.contains("dualsync_batch_events"), "{metrics}");
-    let _ = stop.send(());
-    running.await.expect("task").expect("run");
+    consumer.stop().await;
 }

@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{get, item_event, items_mapping, metric_sum, temp_dir, wait_until, write_config};
-use dualsync_consumer::{Config, Consumer, Direction};
+use common::{
+    Running, add_dlq_and_http, get, item_event, items_mapping, metric_sum, temp_dir, wait_until, write_config,
+};
 use dualsync_testkit::{Kind, TestDb, create_topic, produce_partitioned, rows, unique};
 
 /// Events `ids` of `shop.items`, id `i` in partition `i % 2`.
@@ -24,17 +25,9 @@ async fn the_target_down_for_ten_seconds_loses_nothing() {
     create_topic(&dlq, 1).await;
     produce_partitioned(&topic, &creates(0..1000)).await;
     let path = write_config(&temp_dir(), &topic, &target, &items_mapping(&target));
-    let mut text = std::fs::read_to_string(&path).expect("config");
-    text.push_str(&format!("dlq:\n  topic: {dlq}\nhttp:\n  listen: 127.0.0.1:0\n"));
-    std::fs::write(&path, text).expect("config");
-    let consumer =
-        Consumer::start(Config::load(&path).expect("config"), Direction::LegacyToRevamp).await.expect("start");
-    let addr = consumer.http_addr().expect("listening");
-    let stats = consumer.stats();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(consumer.run(async {
-        let _ = stopped.await;
-    }));
+    add_dlq_and_http(&path, &dlq);
+    let consumer = Running::start(&path).await;
+    let (addr, stats) = (consumer.addr, consumer.stats.clone());
     wait_until(60, "the first events", || async { stats.done() >= 1000 }).await;
 
     // The target goes away for 10 s while more events arrive.
@@ -51,7 +44,7 @@ async fn the_target_down_for_ten_seconds_loses_nothing() {
     wait_until(30, "MariaDB to stop", down).await;
     produce_partitioned(&topic, &creates(1000..2000)).await;
     wait_until(30, "/readyz to report the target down", || async { get(addr, "/readyz").await.0 == 503 }).await;
-    assert!(!running.is_finished(), "the consumer keeps running while the target is down");
+    assert!(!consumer.is_finished(), "the consumer keeps running while the target is down");
     let outage = tokio::task::spawn_blocking(move || outage.wait_with_output()).await.expect("join").expect("wait");
     assert!(outage.status.success(), "{}", String::from_utf8_lossy(&outage.stderr));
 
@@ -68,6 +61,5 @@ async fn the_target_down_for_ten_seconds_loses_nothing() {
     let applied = ["decision=\"applied\"", &format!("table=\"{}.items\"", target.namespace)];
     assert!(metric_sum(&metrics, "dualsync_conflict_decisions_total", &applied) >= 2000.0, "{metrics}");
     assert!(metrics.contains(&format!("dualsync_consumer_lag{{topic=\"{topic}\",partition=\"0\"}}")), "{metrics}");
-    let _ = stop.send(());
-    running.await.expect("consumer task").expect("consumer run");
+    consumer.stop().await;
 }

@@ -44,6 +44,39 @@ pub(crate) fn collapse<'a>(changes: &'a [RowChange], keys: &[String]) -> Cow<'a,
     Cow::Owned(out)
 }
 
+/// Within each run of consecutive changes to one table, moves the deletes before the upserts
+/// (keeping each group's order), so the run is written as two multi-row statements instead of
+/// alternating small ones. The changes are collapsed (each row once), so rows are independent
+/// except through a foreign key of the table to itself, whose runs keep their order; unique keys
+/// only gain (a value a delete frees is free earlier). Truncates and the order between tables
+/// stay where they were. Returns the new order as positions into `changes`, or `None` when
+/// nothing moves.
+pub(crate) fn deletes_first(changes: &[RowChange], self_referencing: &[bool]) -> Option<Vec<usize>> {
+    let mut order = Vec::with_capacity(changes.len());
+    let mut i = 0;
+    while i < changes.len() {
+        let mut end = i + 1;
+        if !matches!(changes[i].kind, RowChangeKind::Truncate) {
+            while end < changes.len()
+                && changes[end].table == changes[i].table
+                && !matches!(changes[end].kind, RowChangeKind::Truncate)
+            {
+                end += 1;
+            }
+        }
+        let run = i..end;
+        if self_referencing[i] {
+            order.extend(run);
+        } else {
+            let is_delete = |k: &usize| matches!(changes[*k].kind, RowChangeKind::Delete(_));
+            order.extend(run.clone().filter(is_delete));
+            order.extend(run.filter(|k| !is_delete(k)));
+        }
+        i = end;
+    }
+    order.iter().enumerate().any(|(position, k)| position != *k).then_some(order)
+}
+
 #[cfg(test)]
 mod tests {
     use dualsync_envelope::Row;
@@ -87,5 +120,21 @@ mod tests {
             vec![(1, "u", text("big"))]
         );
         assert_eq!(run(vec![change(1, "u", Value::Unavailable)]), vec![(1, "u", Value::Unavailable)]);
+    }
+
+    #[test]
+    fn deletes_move_first_within_a_table_run() {
+        let table = |name: &str| TableName { namespace: None, name: name.into() };
+        let row = |id: i64| Row(vec![("id".into(), Value::Int(id))]);
+        let up = |t: &str, id| RowChange { table: table(t), kind: RowChangeKind::Upsert(row(id)) };
+        let del = |t: &str, id| RowChange { table: table(t), kind: RowChangeKind::Delete(row(id)) };
+        let truncate = |t: &str| RowChange { table: table(t), kind: RowChangeKind::Truncate };
+        let changes =
+            [up("a", 1), del("a", 2), up("a", 3), del("a", 4), up("b", 5), del("b", 6), truncate("b"), del("b", 7)];
+        assert_eq!(deletes_first(&changes, &[false; 8]), Some(vec![1, 3, 0, 2, 5, 4, 6, 7]));
+        // A table referencing itself keeps its order; so does a batch with nothing to move.
+        let tree = [true, true, true, true, false, false, false, false];
+        assert_eq!(deletes_first(&changes, &tree), Some(vec![0, 1, 2, 3, 5, 4, 6, 7]));
+        assert_eq!(deletes_first(&changes[..1], &[false]), None);
     }
 }

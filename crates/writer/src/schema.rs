@@ -26,6 +26,9 @@ pub struct TableSchema {
     /// PostgreSQL: the sequence that generates the (single-column) primary key, if any
     /// (SERIAL or IDENTITY). After dualsync inserts explicit ids, it is advanced past them.
     pub sequence: Option<String>,
+    /// Whether a foreign key of the table references the table itself (a tree): then the order
+    /// of its rows' changes within a batch is kept exactly.
+    pub self_referencing: bool,
 }
 
 impl TableSchema {
@@ -46,7 +49,13 @@ impl TableSchema {
         }
         key.sort();
         let columns = rows.into_iter().map(|(name, sql_type, _)| Column { name, sql_type }).collect();
-        Ok(TableSchema { name: name.clone(), columns, key: key.into_iter().map(|(_, n)| n).collect(), sequence: None })
+        Ok(TableSchema {
+            name: name.clone(),
+            columns,
+            key: key.into_iter().map(|(_, n)| n).collect(),
+            sequence: None,
+            self_referencing: false,
+        })
     }
 
     /// Reads a PostgreSQL table's columns and primary key. An unqualified name resolves through
@@ -75,6 +84,13 @@ impl TableSchema {
                 .await
                 .map_err(WriteError::database(format!("reading the key sequence of {name}")))?;
         }
+        schema.self_referencing = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass($1) AND confrelid = conrelid)",
+        )
+        .bind(&regclass)
+        .fetch_one(pool)
+        .await
+        .map_err(WriteError::database(format!("reading the foreign keys of {name}")))?;
         Ok(schema)
     }
 
@@ -95,6 +111,18 @@ impl TableSchema {
         .await
         .map_err(WriteError::database(format!("reading the columns of {name}")))?;
         let columns = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
-        TableSchema::from_rows(name, columns)
+        let mut schema = TableSchema::from_rows(name, columns)?;
+        let references: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.KEY_COLUMN_USAGE \
+             WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? \
+               AND REFERENCED_TABLE_SCHEMA = TABLE_SCHEMA AND REFERENCED_TABLE_NAME = TABLE_NAME",
+        )
+        .bind(name.namespace.as_deref())
+        .bind(&name.name)
+        .fetch_one(pool)
+        .await
+        .map_err(WriteError::database(format!("reading the foreign keys of {name}")))?;
+        schema.self_referencing = references > 0;
+        Ok(schema)
     }
 }

@@ -363,6 +363,7 @@ mod tests {
             ],
             key: vec!["id".into()],
             sequence: None,
+            self_referencing: false,
         }
     }
 

@@ -38,6 +38,7 @@ pub(crate) fn schema(target: &TableSchema, policy: Option<&TablePolicy>) -> Opti
         columns,
         key: target.key.clone(),
         sequence: None,
+        self_referencing: false,
     })
 }
 

@@ -12,7 +12,7 @@ use sqlx::{Arguments, AssertSqlSafe, Database, Encode, MySqlPool, PgPool, Type};
 use dualsync_conflict::Guard;
 
 use crate::checkpoint::{self, CHECKPOINT_TABLE, Checkpoint};
-use crate::collapse::collapse;
+use crate::collapse::{collapse, deletes_first};
 use crate::encode::Bound;
 use crate::plan::{self, Statement, plan};
 use crate::sql::{PREVENTED, STALE, TIE};
@@ -28,7 +28,9 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Writes mapped changes into one target database.
 ///
 /// Contract for callers:
-/// - [`Writer::apply`] writes a whole batch in one transaction, in the order given, or nothing.
+/// - [`Writer::apply`] writes a whole batch in one transaction, or nothing: each row's final
+///   state, in the order given, except that within a run of changes to one table (which does not
+///   reference itself) the deletes go first, so the run takes two statements.
 /// - When it returns `Ok`, the batch is committed and durable; only then may the caller mark the
 ///   batch's source events as done (store their Kafka offsets).
 /// - Batches may be replayed: upserts and deletes are idempotent, so applying a batch again
@@ -218,6 +220,11 @@ impl Writer {
             let schema = self.schema(&change.table).await?;
             self.ensure_tombstones(&schema).await?;
             schemas.push(schema);
+        }
+        let self_referencing: Vec<bool> = schemas.iter().map(|s| s.self_referencing).collect();
+        if let Some(order) = deletes_first(&changes, &self_referencing) {
+            changes = order.iter().map(|&i| changes[i].clone()).collect::<Vec<_>>().into();
+            schemas = order.iter().map(|&i| schemas[i].clone()).collect();
         }
         let dialect = self.dialect();
         tombstone::localize(dialect, &mut changes, &schemas, &self.policies);
@@ -420,9 +427,16 @@ impl Tx {
     }
 
     async fn verdicts(&mut self, statement: &Statement<'_>) -> Result<Vec<(i64, i64)>, WriteError> {
+        let sql = AssertSqlSafe(statement.sql.clone());
         let result = match self {
-            Tx::Postgres(tx) => fetch::<sqlx::Postgres>(&mut **tx, statement).await,
-            Tx::MySql(tx) => fetch::<sqlx::MySql>(&mut **tx, statement).await,
+            Tx::Postgres(tx) => match arguments::<sqlx::Postgres>(statement) {
+                Ok(arguments) => sqlx::query_as_with(sql, arguments).fetch_all(&mut **tx).await,
+                Err(e) => Err(sqlx::Error::Encode(e)),
+            },
+            Tx::MySql(tx) => match arguments::<sqlx::MySql>(statement) {
+                Ok(arguments) => sqlx::query_as_with(sql, arguments).fetch_all(&mut **tx).await,
+                Err(e) => Err(sqlx::Error::Encode(e)),
+            },
         };
         result.map_err(|source| WriteError::classify(statement.context.clone(), statement.key, source))
     }
@@ -476,22 +490,4 @@ where
     let sql = AssertSqlSafe(statement.sql.clone());
     let arguments = arguments::<DB>(statement).map_err(sqlx::Error::Encode)?;
     sqlx::query_with::<DB, _>(sql, arguments).execute(connection).await.map(drop)
-}
-
-async fn fetch<DB>(connection: &mut DB::Connection, statement: &Statement<'_>) -> Result<Vec<(i64, i64)>, sqlx::Error>
-where
-    DB: Database,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'r> (i64, i64): sqlx::FromRow<'r, DB::Row>,
-    for<'v> bool: Encode<'v, DB> + Type<DB>,
-    for<'v> i64: Encode<'v, DB> + Type<DB>,
-    for<'v> f64: Encode<'v, DB> + Type<DB>,
-    for<'v> &'v str: Encode<'v, DB> + Type<DB>,
-    for<'v> Option<&'v str>: Encode<'v, DB> + Type<DB>,
-    for<'v> &'v [u8]: Encode<'v, DB> + Type<DB>,
-{
-    let sql = AssertSqlSafe(statement.sql.clone());
-    let arguments = arguments::<DB>(statement).map_err(sqlx::Error::Encode)?;
-    sqlx::query_as_with::<DB, (i64, i64), _>(sql, arguments).fetch_all(connection).await
 }

@@ -155,3 +155,47 @@ pub fn metric_sum(metrics: &str, name: &str, labels: &[&str]) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// Adds a dead-letter topic and HTTP endpoints on a free port to a configuration written by
+/// [`write_config`].
+pub fn add_dlq_and_http(config: &Path, dlq: &str) {
+    let mut text = std::fs::read_to_string(config).expect("config");
+    text.push_str(&format!("dlq:\n  topic: {dlq}\nhttp:\n  listen: 127.0.0.1:0\n"));
+    std::fs::write(config, text).expect("config");
+}
+
+/// A consumer running in this process.
+pub struct Running {
+    /// Where its HTTP endpoints listen.
+    pub addr: std::net::SocketAddr,
+    /// Its counters.
+    pub stats: std::sync::Arc<dualsync_consumer::Stats>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), dualsync_consumer::ConsumerError>>,
+}
+
+impl Running {
+    /// Starts a `legacy-to-revamp` consumer with the configuration at `config` (with HTTP).
+    pub async fn start(config: &Path) -> Running {
+        let consumer =
+            Consumer::start(Config::load(config).expect("config"), Direction::LegacyToRevamp).await.expect("start");
+        let addr = consumer.http_addr().expect("listening");
+        let stats = consumer.stats();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(consumer.run(async {
+            let _ = stopped.await;
+        }));
+        Running { addr, stats, stop, task }
+    }
+
+    /// Whether the consumer stopped by itself.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Stops it and asserts it ended cleanly.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("consumer task").expect("consumer run");
+    }
+}
