@@ -50,6 +50,10 @@ pub struct Config {
     /// exits anyway (the batch is then delivered again after the restart), in milliseconds.
     #[serde(default = "Config::default_shutdown_timeout_ms")]
     pub shutdown_timeout_ms: u64,
+    /// How many days the tombstones of hard deletes are kept (tables with a conflict rule): an
+    /// older change that arrives later than this can bring a deleted row back.
+    #[serde(default = "Config::default_tombstone_retention_days")]
+    pub tombstone_retention_days: u64,
 }
 
 /// Retry settings. Transient failures (lost connections, deadlocks, lock timeouts) are retried
@@ -290,6 +294,11 @@ impl Config {
         Self::DEFAULT_SHUTDOWN_TIMEOUT_MS
     }
 
+    /// A week: far longer than a change normally takes to cross, short enough to stay small.
+    fn default_tombstone_retention_days() -> u64 {
+        7
+    }
+
     /// The shutdown deadline.
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_millis(self.shutdown_timeout_ms)
@@ -320,6 +329,7 @@ impl Config {
     /// | `DUALSYNC_BATCH_MAX_EVENTS`, `DUALSYNC_BATCH_LINGER_MS`, `DUALSYNC_BATCH_WORKERS` | `batch.*` |
     /// | `DUALSYNC_DLQ_TOPIC`, `DUALSYNC_HTTP_LISTEN` | `dlq.topic`, `http.listen` |
     /// | `DUALSYNC_RETRY_FOREIGN_KEY_SECONDS`, `DUALSYNC_SHUTDOWN_TIMEOUT_MS` | `retry.foreign_key_seconds`, `shutdown_timeout_ms` |
+    /// | `DUALSYNC_TOMBSTONE_RETENTION_DAYS` | `tombstone_retention_days` |
     pub fn override_from(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let invalid = |name: &str, message: String| ConfigError::Invalid { path: format!("${name}"), message };
         let secret = |name: &str| -> Result<Option<String>, ConfigError> {
@@ -368,6 +378,9 @@ impl Config {
         }
         if let Some(v) = number("DUALSYNC_SHUTDOWN_TIMEOUT_MS")? {
             self.shutdown_timeout_ms = v;
+        }
+        if let Some(v) = number("DUALSYNC_TOMBSTONE_RETENTION_DAYS")? {
+            self.tombstone_retention_days = v;
         }
         if let Some(v) = number("DUALSYNC_RETRY_FOREIGN_KEY_SECONDS")? {
             self.retry.foreign_key_seconds = v;

@@ -64,6 +64,7 @@ impl Pipeline {
     pub async fn new(config: &Config, direction: Direction) -> Result<Pipeline, ConsumerError> {
         let mapping = Mapping::load(&config.mapping)?;
         let mut writer = Writer::connect(&config.target.url).await.map_err(ConsumerError::Target)?;
+        writer.set_tombstone_retention(config.tombstone_retention_days);
         let hints = type_hints(&mapping, direction, &mut writer).await;
         for pair in mapping.tables() {
             let policy = TablePolicy { guard: pair.guard(direction), soft_delete: pair.soft_delete(direction) };

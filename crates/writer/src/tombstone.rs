@@ -8,7 +8,8 @@
 //! source), and the delete trigger `dualsync install-triggers` installs, for the application's own
 //! deletes on that side (stamped with the time of the delete there). Before an upsert, the writer
 //! looks up the incoming rows: a row deleted at or after the incoming change's time is not
-//! written. A delete wins ties.
+//! written. A delete wins ties. Tombstones older than the retention (7 days unless set) are
+//! pruned, at most once an hour per table.
 
 use dualsync_conflict::{Guard, Kind};
 use dualsync_envelope::Value;
@@ -18,6 +19,9 @@ use crate::{Column, Dialect, TablePolicy, TableSchema};
 
 /// The column of a tombstone table that holds the delete's time (or version).
 pub const DELETED_AT: &str = "deleted_at";
+
+/// The column of a tombstone table that says when the tombstone was first recorded (for pruning).
+pub const RECORDED_AT: &str = "recorded_at";
 
 /// The prefix of every tombstone table's name.
 pub const TOMBSTONE_PREFIX: &str = "dualsync_tomb_";
@@ -58,12 +62,27 @@ pub(crate) fn create_sql(dialect: Dialect, tomb: &TableSchema) -> String {
         })
         .collect();
     let key: Vec<String> = tomb.key.iter().map(|k| dialect.quote(k)).collect();
+    let recorded = match dialect {
+        Dialect::Postgres => "timestamptz NOT NULL DEFAULT now()",
+        Dialect::MySql => "TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP",
+    };
     format!(
-        "CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))",
+        "CREATE TABLE IF NOT EXISTS {} ({}, {} {recorded}, PRIMARY KEY ({}))",
         dialect.table(&tomb.name),
         columns.join(", "),
+        dialect.quote(RECORDED_AT),
         key.join(", ")
     )
+}
+
+/// `DELETE` the tombstones first recorded more than `days` days ago: a change older than a
+/// delete is not expected to arrive that late (the retention is the operator's to set).
+pub(crate) fn prune_sql(dialect: Dialect, tomb: &TableSchema, days: u64) -> String {
+    let older = match dialect {
+        Dialect::Postgres => format!("now() - make_interval(days => {days})"),
+        Dialect::MySql => format!("NOW() - INTERVAL {days} DAY"),
+    };
+    format!("DELETE FROM {} WHERE {} < {older}", dialect.table(&tomb.name), dialect.quote(RECORDED_AT))
 }
 
 /// Whether a column type holds a wall-clock time without zone (MySQL `DATETIME`, PostgreSQL

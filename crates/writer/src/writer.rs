@@ -1,6 +1,6 @@
 //! The writer: a connection pool to the target database and the batch apply.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use dualsync_envelope::Value;
@@ -19,6 +19,8 @@ use crate::sql::{PREVENTED, STALE, TIE};
 use crate::{Dialect, TableSchema, WriteError};
 use crate::{tombstone, triggers};
 
+/// How often a table's old tombstones are pruned.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 /// Connections held open to the target database.
 const POOL_SIZE: u32 = 4;
 /// How long a write waits for a connection before it fails (as a transient failure, which the
@@ -40,8 +42,11 @@ pub struct Writer {
     pool: Pool,
     tables: HashMap<TableName, Arc<TableSchema>>,
     policies: HashMap<TableName, TablePolicy>,
-    /// Tables whose tombstone table (if their policy keeps one) is known to exist.
-    tombstones: HashSet<TableName>,
+    /// Tables whose tombstone table (if their policy keeps one) is known to exist, with when its
+    /// old tombstones were last pruned.
+    tombstones: HashMap<TableName, std::time::Instant>,
+    /// Days tombstones are kept.
+    tombstone_retention_days: u64,
 }
 
 /// How writes into one target table resolve conflicts and deletes.
@@ -88,7 +93,13 @@ impl Writer {
                 return Err(WriteError::UnsupportedUrl { scheme: other.to_string() });
             }
         };
-        let writer = Writer { pool, tables: HashMap::new(), policies: HashMap::new(), tombstones: HashSet::new() };
+        let writer = Writer {
+            pool,
+            tables: HashMap::new(),
+            policies: HashMap::new(),
+            tombstones: HashMap::new(),
+            tombstone_retention_days: 7,
+        };
         writer.ensure_checkpoint_table().await?;
         Ok(writer)
     }
@@ -320,18 +331,29 @@ impl Writer {
         Ok(decisions)
     }
 
-    /// Creates the tombstone table of `schema`'s table, if its policy keeps one, once.
+    /// Creates the tombstone table of `schema`'s table, if its policy keeps one, once,
+    /// and prunes its tombstones older than the retention, at most once per [`PRUNE_EVERY`].
     async fn ensure_tombstones(&mut self, schema: &TableSchema) -> Result<(), WriteError> {
-        if self.tombstones.contains(&schema.name) {
+        if self.tombstones.get(&schema.name).is_some_and(|checked| checked.elapsed() < PRUNE_EVERY) {
             return Ok(());
         }
         if let Some(tomb) = tombstone::schema(schema, self.policies.get(&schema.name)) {
-            let context =
-                format!("creating the tombstone table {} (the target user needs CREATE privilege once)", tomb.name);
-            self.run_all(vec![tombstone::create_sql(self.dialect(), &tomb)], &context).await?;
+            if !self.tombstones.contains_key(&schema.name) {
+                let context =
+                    format!("creating the tombstone table {} (the target user needs CREATE privilege once)", tomb.name);
+                self.run_all(vec![tombstone::create_sql(self.dialect(), &tomb)], &context).await?;
+            }
+            let prune = tombstone::prune_sql(self.dialect(), &tomb, self.tombstone_retention_days);
+            self.run_all(vec![prune], &format!("pruning old tombstones from {}", tomb.name)).await?;
         }
-        self.tombstones.insert(schema.name.clone());
+        self.tombstones.insert(schema.name.clone(), std::time::Instant::now());
         Ok(())
+    }
+
+    /// Sets how many days tombstones are kept (default 7): a change older than a hard delete
+    /// that arrives later than this (a dead letter replayed after weeks) is no longer stopped.
+    pub fn set_tombstone_retention(&mut self, days: u64) {
+        self.tombstone_retention_days = days;
     }
 
     /// The checkpoints `consumer` recorded in this database.

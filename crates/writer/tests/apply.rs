@@ -642,3 +642,27 @@ async fn a_self_referencing_table_keeps_the_order_of_its_changes() {
         assert_eq!(db.rows(&sql).await, rows(&[&["2", "NULL"]]), "{kind:?}");
     }
 }
+
+/// Tombstones are kept for the retention from when they were first recorded, then pruned.
+#[tokio::test]
+async fn old_tombstones_are_pruned() {
+    use dualsync_conflict::Kind as Conflict;
+    for kind in KINDS {
+        let (db, mut writer) = versioned(kind).await;
+        let docs = table(&db, "docs");
+        writer.set_policy(docs.clone(), guard("modified", Conflict::Timestamp, false));
+        let batch = [delete_at(&db, 1, "2024-01-01T10:00:05Z"), delete_at(&db, 2, "2024-01-01T10:00:06Z")];
+        writer.apply(&batch, &[]).await.unwrap();
+        let ten_days_ago = match kind {
+            Kind::Postgres => "now() - interval '10 days'",
+            Kind::MySql => "NOW() - INTERVAL 10 DAY",
+        };
+        db.exec(&format!("UPDATE {{ns}}.dualsync_tomb_docs SET recorded_at = {ten_days_ago} WHERE id = 1")).await;
+        // A writer starting afresh prunes on its first batch for the table.
+        let mut writer = Writer::connect(&db.url).await.unwrap();
+        writer.set_policy(docs.clone(), guard("modified", Conflict::Timestamp, false));
+        writer.set_tombstone_retention(7);
+        writer.apply(&[doc(&db, 3, "three", "2024-01-01 10:00:00", 1)], &[]).await.unwrap();
+        assert_eq!(tombstones(&db).await, rows(&[&["2", "2024-01-01 10:00:06"]]), "{kind:?}");
+    }
+}
