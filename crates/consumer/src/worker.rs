@@ -457,10 +457,14 @@ impl Worker {
                 warn!(topic, partition, error = %e, "cannot record offset");
             }
         }
-        // A partition revoked meanwhile cannot be stored; its new owner re-reads the events,
-        // which the idempotent writes make harmless.
+        // A partition revoked meanwhile cannot be stored: its revoke committed these offsets
+        // already (see `Shared::finished`). Otherwise the events are delivered again, which the
+        // checkpoints and idempotent writes make harmless.
         if let Err(e) = self.kafka.store_offsets(&list) {
-            warn!(error = %e, "storing offsets failed; the events will be re-delivered");
+            warn!(
+                error = %e,
+                "storing offsets failed; unless the partition was just revoked (its revoke committed them), the events will be delivered again"
+            );
         }
     }
 }
