@@ -8,7 +8,7 @@
 //!              └─ worker 1 (own connection): partitions p % n == 1, each in order
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -150,7 +150,7 @@ pub(crate) struct Shared {
 impl Shared {
     fn started(&self, batch: &[OwnedMessage]) {
         let mut in_flight = self.in_flight.lock().expect("in-flight lock");
-        for key in partitions(batch) {
+        for key in next_offsets(batch).into_keys() {
             *in_flight.entry(key).or_default() += 1;
         }
     }
@@ -158,15 +158,16 @@ impl Shared {
     /// Marks a batch handed to a worker as finished: `applied` (committed in the target, its
     /// offsets to be committed in Kafka) or failed.
     pub(crate) fn finished(&self, batch: &[OwnedMessage], applied: bool) {
+        let offsets = next_offsets(batch);
         if applied {
             let mut done = self.done_offsets.lock().expect("done-offsets lock");
-            for m in batch {
-                let next = done.entry((m.topic().to_string(), m.partition())).or_default();
-                *next = (*next).max(m.offset() + 1);
+            for (key, offset) in &offsets {
+                let next = done.entry(key.clone()).or_default();
+                *next = (*next).max(*offset);
             }
         }
         let mut in_flight = self.in_flight.lock().expect("in-flight lock");
-        for key in partitions(batch) {
+        for key in offsets.into_keys() {
             if let Some(n) = in_flight.get_mut(&key) {
                 *n -= 1;
                 if *n == 0 {
@@ -194,15 +195,26 @@ impl Shared {
     }
 }
 
-/// The distinct (topic, partition) pairs of a batch.
-fn partitions(batch: &[OwnedMessage]) -> Vec<(String, i32)> {
-    let mut out: Vec<(String, i32)> = Vec::new();
+/// Per (topic, partition) of a batch, the offset after its last event: where a consumer resumes
+/// once the batch is done.
+pub(crate) fn next_offsets(batch: &[OwnedMessage]) -> BTreeMap<(String, i32), i64> {
+    let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
     for m in batch {
-        if !out.iter().any(|(t, p)| t == m.topic() && *p == m.partition()) {
-            out.push((m.topic().to_string(), m.partition()));
+        let slot = next.entry((m.topic().to_string(), m.partition())).or_default();
+        *slot = (*slot).max(m.offset() + 1);
+    }
+    next
+}
+
+/// A partition list with these offsets (the consumer's positions to store or commit).
+pub(crate) fn offset_list(offsets: impl IntoIterator<Item = ((String, i32), i64)>) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), offset) in offsets {
+        if let Err(e) = list.add_partition_offset(&topic, partition, rdkafka::Offset::Offset(offset)) {
+            warn!(topic, partition, error = %e, "cannot record offset");
         }
     }
-    out
+    list
 }
 
 /// The Kafka client's callbacks: partition revoke and assignment, statistics (consumer lag).
@@ -246,17 +258,10 @@ impl ConsumerContext for Context {
         }
         // Commits the revoked partitions' finished batches explicitly: their workers may not
         // have stored the offsets yet (storing waits for this callback to return).
-        let mut list = TopicPartitionList::new();
-        {
+        let list = {
             let mut done = self.shared.done_offsets.lock().expect("done-offsets lock");
-            for key in &revoked {
-                if let Some(next) = done.remove(key)
-                    && let Err(e) = list.add_partition_offset(&key.0, key.1, rdkafka::Offset::Offset(next))
-                {
-                    warn!(topic = key.0, partition = key.1, error = %e, "cannot record offset");
-                }
-            }
-        }
+            offset_list(revoked.iter().filter_map(|key| Some((key.clone(), done.remove(key)?))))
+        };
         if list.count() > 0
             && let Err(e) = consumer.commit(&list, CommitMode::Sync)
         {

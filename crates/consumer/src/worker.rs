@@ -13,11 +13,10 @@ use dualsync_mapping::{Direction, Mapped, Mapping, RowChange, Skip, TableName};
 use dualsync_writer::{Checkpoint, Decisions, TablePolicy, WriteError, Writer, debezium_type};
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::runtime::{ConsumerError, Context, Shared, Stats};
+use crate::runtime::{ConsumerError, Context, Shared, Stats, next_offsets, offset_list};
 use crate::{Config, Health};
 
 /// Column types for records without a schema, read off the target tables: for each mapped
@@ -446,17 +445,7 @@ impl Worker {
 
     /// Stores, per partition, the offset after the batch's last event, for the next commit.
     fn store_offsets(&self, batch: &[OwnedMessage]) {
-        let mut next: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-        for message in batch {
-            let slot = next.entry((message.topic(), message.partition())).or_default();
-            *slot = (*slot).max(message.offset() + 1);
-        }
-        let mut list = TopicPartitionList::new();
-        for ((topic, partition), offset) in next {
-            if let Err(e) = list.add_partition_offset(topic, partition, Offset::Offset(offset)) {
-                warn!(topic, partition, error = %e, "cannot record offset");
-            }
-        }
+        let list = offset_list(next_offsets(batch));
         // A partition revoked meanwhile cannot be stored: its revoke committed these offsets
         // already (see `Shared::finished`). Otherwise the events are delivered again, which the
         // checkpoints and idempotent writes make harmless.

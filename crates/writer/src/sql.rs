@@ -144,13 +144,7 @@ impl Dialect {
     /// PostgreSQL: `SELECT u.c::type, … FROM UNNEST($1::text[], …) AS u(c, …)`, the columns'
     /// values as text arrays, one parameter per column.
     fn unnest(self, schema: &TableSchema, columns: &[&str]) -> String {
-        let typed: Vec<String> = columns
-            .iter()
-            .map(|c| {
-                let ty = schema.column(c).map_or("text", |col| col.sql_type.as_str());
-                format!("u.{}::{ty}", self.quote(c))
-            })
-            .collect();
+        let typed: Vec<String> = columns.iter().map(|c| self.cast("u", c, schema)).collect();
         let arrays: Vec<String> = (1..=columns.len()).map(|i| format!("${i}::text[]")).collect();
         let aliases: Vec<String> = columns.iter().map(|c| self.quote(c)).collect();
         format!("SELECT {} FROM UNNEST({}) AS u({})", typed.join(", "), arrays.join(", "), aliases.join(", "))

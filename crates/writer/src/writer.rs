@@ -441,25 +441,35 @@ impl Tx {
     }
 
     async fn execute(&mut self, statement: &Statement<'_>) -> Result<(), WriteError> {
-        let result = match self {
-            Tx::Postgres(tx) => run::<sqlx::Postgres>(&mut **tx, statement).await,
-            Tx::MySql(tx) => run::<sqlx::MySql>(&mut **tx, statement).await,
-        };
+        let sql = AssertSqlSafe(statement.sql.clone());
+        let result: Result<(), sqlx::Error> = async {
+            match self {
+                Tx::Postgres(tx) => {
+                    sqlx::query_with(sql, arguments::<sqlx::Postgres>(statement)?).execute(&mut **tx).await?;
+                }
+                Tx::MySql(tx) => {
+                    sqlx::query_with(sql, arguments::<sqlx::MySql>(statement)?).execute(&mut **tx).await?;
+                }
+            }
+            Ok(())
+        }
+        .await;
         result.map_err(|source| WriteError::classify(statement.context.clone(), statement.key, source))
     }
 
     async fn verdicts(&mut self, statement: &Statement<'_>) -> Result<Vec<(i64, i64)>, WriteError> {
         let sql = AssertSqlSafe(statement.sql.clone());
-        let result = match self {
-            Tx::Postgres(tx) => match arguments::<sqlx::Postgres>(statement) {
-                Ok(arguments) => sqlx::query_as_with(sql, arguments).fetch_all(&mut **tx).await,
-                Err(e) => Err(sqlx::Error::Encode(e)),
-            },
-            Tx::MySql(tx) => match arguments::<sqlx::MySql>(statement) {
-                Ok(arguments) => sqlx::query_as_with(sql, arguments).fetch_all(&mut **tx).await,
-                Err(e) => Err(sqlx::Error::Encode(e)),
-            },
-        };
+        let result: Result<Vec<(i64, i64)>, sqlx::Error> = async {
+            match self {
+                Tx::Postgres(tx) => {
+                    sqlx::query_as_with(sql, arguments::<sqlx::Postgres>(statement)?).fetch_all(&mut **tx).await
+                }
+                Tx::MySql(tx) => {
+                    sqlx::query_as_with(sql, arguments::<sqlx::MySql>(statement)?).fetch_all(&mut **tx).await
+                }
+            }
+        }
+        .await;
         result.map_err(|source| WriteError::classify(statement.context.clone(), statement.key, source))
     }
 
@@ -473,7 +483,7 @@ impl Tx {
 }
 
 /// The statement's parameters, bound in order.
-fn arguments<DB>(statement: &Statement<'_>) -> Result<DB::Arguments, sqlx::error::BoxDynError>
+fn arguments<DB>(statement: &Statement<'_>) -> Result<DB::Arguments, sqlx::Error>
 where
     DB: Database,
     for<'v> bool: Encode<'v, DB> + Type<DB>,
@@ -492,24 +502,8 @@ where
             Bound::Float(x) => arguments.add(*x),
             Bound::Text(s) => arguments.add(s.as_ref()),
             Bound::Bytes(b) => arguments.add(*b),
-        }?;
+        }
+        .map_err(sqlx::Error::Encode)?;
     }
     Ok(arguments)
-}
-
-async fn run<DB>(connection: &mut DB::Connection, statement: &Statement<'_>) -> Result<(), sqlx::Error>
-where
-    DB: Database,
-    DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'v> bool: Encode<'v, DB> + Type<DB>,
-    for<'v> i64: Encode<'v, DB> + Type<DB>,
-    for<'v> f64: Encode<'v, DB> + Type<DB>,
-    for<'v> &'v str: Encode<'v, DB> + Type<DB>,
-    for<'v> Option<&'v str>: Encode<'v, DB> + Type<DB>,
-    for<'v> &'v [u8]: Encode<'v, DB> + Type<DB>,
-{
-    let sql = AssertSqlSafe(statement.sql.clone());
-    let arguments = arguments::<DB>(statement).map_err(sqlx::Error::Encode)?;
-    sqlx::query_with::<DB, _>(sql, arguments).execute(connection).await.map(drop)
 }
