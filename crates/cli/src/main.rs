@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod capture;
 mod check;
 mod decode;
 mod dlq;
@@ -32,6 +33,9 @@ enum Command {
     UninstallTriggers(check::Args),
     /// Inspect the dead-letter topic and replay dead letters.
     Dlq(dlq::Args),
+    /// Capture changes from MySQL/MariaDB (binlog) or PostgreSQL (pgoutput) into Kafka as
+    /// Debezium JSON, dropping the dualsync writer's own transactions. See docs/capture.md.
+    Capture(capture::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         Command::InstallTriggers(args) => triggers::run(&args, true),
         Command::UninstallTriggers(args) => triggers::run(&args, false),
         Command::Dlq(args) => dlq::run(&args),
+        Command::Capture(args) => capture::run(&args),
     };
     match result {
         Ok(code) => code,

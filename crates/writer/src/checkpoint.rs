@@ -21,7 +21,17 @@ pub struct Checkpoint {
     pub offset: i64,
 }
 
-pub(crate) fn create_sql(dialect: Dialect) -> String {
+/// The consumer name of the marker row a transaction without checkpoints writes.
+pub const MARKER_CONSUMER: &str = "dualsync:marker";
+
+/// The row a transaction without checkpoints writes, so change capture still recognises it.
+pub(crate) fn marker() -> Checkpoint {
+    Checkpoint { consumer: MARKER_CONSUMER.into(), topic: String::new(), partition: -1, offset: 0 }
+}
+
+/// `CREATE TABLE IF NOT EXISTS` for the checkpoint table (change capture creates it too, so its
+/// publication can include it before the writer's first transaction).
+pub fn create_sql(dialect: Dialect) -> String {
     match dialect {
         Dialect::Postgres => format!(
             "CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (consumer TEXT NOT NULL, topic TEXT NOT NULL, \

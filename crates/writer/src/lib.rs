@@ -22,7 +22,7 @@ mod triggers;
 mod writer;
 
 pub use catalog::{ColumnInfo, TableInfo};
-pub use checkpoint::{CHECKPOINT_TABLE, Checkpoint};
+pub use checkpoint::{CHECKPOINT_TABLE, Checkpoint, MARKER_CONSUMER, create_sql as checkpoint_table_sql};
 pub use error::WriteError;
 pub use hint::debezium_type;
 pub use schema::{Column, TableSchema};

@@ -288,7 +288,27 @@ impl Writer {
             schemas = kept_schemas;
         }
 
-        let mut statements = plan(dialect, &changes, &schemas, &self.policies)?;
+        // The checkpoints come first: a change capture on this database recognises the writer's
+        // transactions by their first change being to the checkpoint table, and drops them. A
+        // batch without checkpoints (a dead letter replayed) writes a marker row instead.
+        let marker = [checkpoint::marker()];
+        let checkpoints = if checkpoints.is_empty() { &marker[..] } else { checkpoints };
+        let checkpoint_sql = checkpoint::upsert_sql(dialect);
+        let mut statements: Vec<Statement> = checkpoints
+            .iter()
+            .map(|c| Statement {
+                sql: checkpoint_sql.clone(),
+                values: vec![
+                    Bound::Text(c.consumer.as_str().into()),
+                    Bound::Text(c.topic.as_str().into()),
+                    Bound::Int(c.partition.into()),
+                    Bound::Int(c.offset),
+                ],
+                context: format!("recording the checkpoint of {}[{}]", c.topic, c.partition),
+                key: &[],
+            })
+            .collect();
+        statements.extend(plan(dialect, &changes, &schemas, &self.policies)?);
         // Explicit ids written into a table whose key a sequence generates: move the sequence past
         // them, so the next local insert does not collide.
         let mut advanced: Vec<&TableName> = Vec::new();
@@ -309,20 +329,6 @@ impl Writer {
                     key: &[],
                 });
             }
-        }
-        let checkpoint_sql = checkpoint::upsert_sql(dialect);
-        for c in checkpoints {
-            statements.push(Statement {
-                sql: checkpoint_sql.clone(),
-                values: vec![
-                    Bound::Text(c.consumer.as_str().into()),
-                    Bound::Text(c.topic.as_str().into()),
-                    Bound::Int(c.partition.into()),
-                    Bound::Int(c.offset),
-                ],
-                context: format!("recording the checkpoint of {}[{}]", c.topic, c.partition),
-                key: &[],
-            });
         }
         for statement in &statements {
             tx.execute(statement).await?;

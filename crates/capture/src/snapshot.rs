@@ -1,0 +1,46 @@
+//! How far the initial snapshot got, stored with the offsets so a restarted capture resumes it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+/// Snapshot progress: finished tables, and within the current one, the last key read
+/// (as text, in key-column order).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The snapshot is complete (or was not wanted): only stream.
+    pub done: bool,
+    /// Tables (`namespace.table`) read completely.
+    #[serde(default)]
+    pub tables_done: Vec<String>,
+    /// The table being read.
+    #[serde(default)]
+    pub current: Option<String>,
+    /// The last key read in `current`.
+    #[serde(default)]
+    pub after: Option<Vec<String>>,
+}
+
+impl Progress {
+    /// The progress recorded in a stored offset (`{"snapshot": …}`), or none yet.
+    pub fn from_offset(offset: Option<&Json>) -> Progress {
+        offset.and_then(|o| serde_json::from_value(o["snapshot"].clone()).ok()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_round_trips_through_the_offset() {
+        let progress = Progress {
+            done: false,
+            tables_done: vec!["s.a".into()],
+            current: Some("s.b".into()),
+            after: Some(vec!["42".into()]),
+        };
+        let offset = serde_json::json!({"snapshot": progress, "lsn": null});
+        assert_eq!(Progress::from_offset(Some(&offset)), progress);
+        assert_eq!(Progress::from_offset(None), Progress::default());
+    }
+}
