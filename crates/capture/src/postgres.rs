@@ -645,7 +645,9 @@ async fn snapshot(
         let columns = catalog.columns(*oid).await?;
         let table = catalog.table(schema, name, &columns).await?;
         let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        let select: Vec<String> = table.columns.iter().map(|c| format!("{}::text", quote(&c.name))).collect();
+        // Aliased: ORDER BY a bare name would sort by the text output column of that name.
+        let select: Vec<String> =
+            table.columns.iter().enumerate().map(|(i, c)| format!("{}::text AS c{i}", quote(&c.name))).collect();
         let key_columns: Vec<String> = table.key.iter().map(|&i| quote(&table.columns[i].name)).collect();
         let placeholders: Vec<String> =
             table.key.iter().enumerate().map(|(n, &i)| format!("${}::{}", n + 1, columns[i].type_text)).collect();

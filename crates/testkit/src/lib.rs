@@ -174,6 +174,10 @@ pub async fn read_records(topic: &str, count: usize) -> Vec<rdkafka::message::Ow
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .set("session.timeout.ms", "6000")
+        // Whole record batches per fetch: the test broker stalls a reader whose position falls
+        // inside a multi-record batch.
+        .set("max.partition.fetch.bytes", "104857600")
+        .set("fetch.max.bytes", "104857600")
         .create()
         .expect("consumer");
     consumer.subscribe(&[topic]).expect("subscribe");

@@ -1,0 +1,196 @@
+//! PostgreSQL capture against the real server and broker: types, snapshot, marker, restart.
+
+mod common;
+
+use std::str::FromStr;
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
+use common::{Running, changes, config, drop_pg_slot};
+use dualsync_capture::IntervalMode;
+use dualsync_envelope::{Interval, Op, Value};
+use dualsync_testkit::TestDb;
+
+fn get<'a>(row: &'a dualsync_envelope::Row, name: &str) -> &'a Value {
+    row.get(name).unwrap_or_else(|| panic!("no column {name} in {row:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_common_type_arrives_exactly_as_written() {
+    let db = TestDb::postgres().await;
+    let t = db.qualified("types");
+    let ns = &db.namespace;
+    db.exec(&format!("CREATE TYPE \"{ns}\".mood AS ENUM ('sad', 'ok', 'happy')")).await;
+    db.exec(&format!(
+        "CREATE TABLE {t} (id int PRIMARY KEY, si smallint, i int, bi bigint, n numeric(38,10), nv numeric, r real, \
+         d double precision, b boolean, c char(3), vc varchar(20), tx text, by bytea, dt date, tm time, ttz timetz, \
+         ts timestamp, tstz timestamptz, iv interval, j json, jb jsonb, u uuid, arr int[], tarr text[], ip inet, \
+         m money, e \"{ns}\".mood, bits bit(10))"
+    ))
+    .await;
+    db.exec(&format!("ALTER TABLE {t} REPLICA IDENTITY FULL")).await;
+    let mut config = config(&db);
+    config.interval_handling_mode = IntervalMode::String;
+    let capture = Running::start(config.clone()).await;
+    db.exec(&format!(
+        "INSERT INTO {t} VALUES (1, -32768, 2147483647, -9223372036854775808, 1234567890123456789012345678.0123456789, \
+         -0.000123, 1.5, 0.1, true, 'ab', 'varchar ü', 'text 😀 4-byte', '\\x00ff10', '2024-02-29', '23:59:59.999999', \
+         '12:00:00+05:30', '2024-01-02 03:04:05.123456', '2024-01-02 05:04:05.5+02', '1 year 2 months 3 days 04:05:06.5', \
+         '{{\"a\": [1, 2]}}', '{{\"b\": 1, \"a\": null}}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{{1,NULL,3}}', \
+         '{{\"x y\",z}}', '192.168.0.1/24', '-1234.56', 'happy', B'1000000001')"
+    ))
+    .await;
+    db.exec(&format!("INSERT INTO {t} (id, ts, tstz, dt) VALUES (2, 'infinity', '-infinity', '-infinity')")).await;
+    db.exec(&format!("UPDATE {t} SET vc = 'changed' WHERE id = 1")).await;
+    db.exec(&format!("DELETE FROM {t} WHERE id = 2")).await;
+    let topic = format!("{}.{ns}.types", config.prefix());
+    let events = changes(&topic, 5).await;
+    let (insert, infinite, update, delete) = (
+        events[0].as_ref().unwrap(),
+        events[1].as_ref().unwrap(),
+        events[2].as_ref().unwrap(),
+        events[3].as_ref().unwrap(),
+    );
+    assert!(events[4].is_none(), "a tombstone follows the delete");
+    assert_eq!((insert.op, infinite.op, update.op, delete.op), (Op::Create, Op::Create, Op::Update, Op::Delete));
+    let row = insert.after.as_ref().unwrap();
+    let expect = [
+        ("id", Value::Int(1)),
+        ("si", Value::Int(-32768)),
+        ("i", Value::Int(2147483647)),
+        ("bi", Value::Int(i64::MIN)),
+        ("n", Value::Decimal(BigDecimal::from_str("1234567890123456789012345678.0123456789").unwrap())),
+        ("nv", Value::Decimal(BigDecimal::from_str("-0.000123").unwrap())),
+        ("r", Value::Float(1.5)),
+        ("d", Value::Float(0.1)),
+        ("b", Value::Bool(true)),
+        ("c", Value::Text("ab ".into())),
+        ("vc", Value::Text("varchar ü".into())),
+        ("tx", Value::Text("text 😀 4-byte".into())),
+        ("by", Value::Bytes(vec![0, 255, 16])),
+        ("dt", Value::Date(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap())),
+        ("tm", Value::Time(86_399_999_999_000)),
+        ("ttz", Value::TimeTz(NaiveTime::from_hms_opt(6, 30, 0).unwrap(), FixedOffset::east_opt(0).unwrap())),
+        ("ts", Value::Timestamp(NaiveDate::from_ymd_opt(2024, 1, 2).unwrap().and_hms_micro_opt(3, 4, 5, 123_456).unwrap())),
+        ("tstz", Value::TimestampTz(DateTime::parse_from_rfc3339("2024-01-02T03:04:05.5Z").unwrap())),
+        ("iv", Value::Interval(Interval { months: 14, days: 3, micros: (4 * 3600 + 5 * 60 + 6) * 1_000_000 + 500_000 })),
+        ("j", Value::Json("{\"a\": [1, 2]}".into())),
+        ("jb", Value::Json("{\"a\": null, \"b\": 1}".into())),
+        ("u", Value::Uuid(uuid::Uuid::parse_str("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11").unwrap())),
+        ("arr", Value::Array(vec![Value::Int(1), Value::Null, Value::Int(3)])),
+        ("tarr", Value::Array(vec![Value::Text("x y".into()), Value::Text("z".into())])),
+        ("ip", Value::Text("192.168.0.1/24".into())),
+        ("m", Value::Decimal(BigDecimal::from_str("-1234.56").unwrap())),
+        ("e", Value::Enum("happy".into())),
+        ("bits", Value::Bits { bytes: vec![0x01, 0x02], length: 10 }),
+    ];
+    for (name, value) in &expect {
+        assert_eq!(get(row, name), value, "column {name}");
+    }
+    let row = infinite.after.as_ref().unwrap();
+    assert_eq!(get(row, "ts"), &Value::Infinity { negative: false });
+    assert_eq!(get(row, "tstz"), &Value::Infinity { negative: true });
+    assert_eq!(get(row, "dt"), &Value::Infinity { negative: true });
+    assert_eq!(get(update.before.as_ref().unwrap(), "vc"), &Value::Text("varchar ü".into()));
+    assert_eq!(get(update.after.as_ref().unwrap(), "vc"), &Value::Text("changed".into()));
+    assert_eq!(get(delete.before.as_ref().unwrap(), "id"), &Value::Int(2));
+    assert_eq!(delete.key.as_ref().and_then(|k| k.get("id")), Some(&Value::Int(2)));
+    assert_eq!(insert.source.connector.as_deref(), Some("postgresql"));
+    assert_eq!(insert.source.table.as_deref(), Some("types"));
+    assert!(insert.source.lsn.is_some() && insert.source.tx_id.is_some());
+    capture.stop().await.expect("clean stop");
+    drop_pg_slot(&config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_toast_truncate_and_messages() {
+    let db = TestDb::postgres().await;
+    let t = db.qualified("docs");
+    db.exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, body text, n int)")).await;
+    let config = config(&db);
+    let capture = Running::start(config.clone()).await;
+    // Incompressible text over the TOAST threshold, stored out of line.
+    db.exec(&format!("INSERT INTO {t} SELECT 1, string_agg(md5(g::text), '') FROM generate_series(1, 400) g")).await;
+    db.exec(&format!("UPDATE {t} SET n = 5 WHERE id = 1")).await;
+    db.exec(&format!("TRUNCATE {t}")).await;
+    db.exec("SELECT pg_logical_emit_message(true, 'audit', 'hello')").await;
+    let topic = format!("{}.{}.docs", config.prefix(), db.namespace);
+    let events = changes(&topic, 3).await;
+    let update = events[1].as_ref().unwrap();
+    assert_eq!(get(update.after.as_ref().unwrap(), "body"), &Value::Unavailable);
+    assert_eq!(get(update.after.as_ref().unwrap(), "n"), &Value::Int(5));
+    assert_eq!(events[2].as_ref().unwrap().op, Op::Truncate);
+    let messages = changes(&format!("{}.message", config.prefix()), 1).await;
+    let message = messages[0].as_ref().unwrap().message.clone().unwrap();
+    assert_eq!((message.prefix.as_str(), message.content.as_slice()), ("audit", &b"hello"[..]));
+    capture.stop().await.expect("clean stop");
+    drop_pg_slot(&config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writers_transactions_are_dropped_and_the_applications_kept() {
+    let db = TestDb::postgres().await;
+    let t = db.qualified("items");
+    db.exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, name text)")).await;
+    let config = config(&db);
+    let capture = Running::start(config.clone()).await;
+    // The writer's transaction: its checkpoint first, then its rows (as dualsync_writer does).
+    let mut writer = dualsync_writer::Writer::connect(&db.url).await.expect("writer");
+    let table = dualsync_mapping::TableName { namespace: Some(db.namespace.clone()), name: "items".into() };
+    let mut row = dualsync_envelope::Row::default();
+    row.set("id", Value::Int(1));
+    row.set("name", Value::Text("from the other side".into()));
+    let change = dualsync_mapping::RowChange { table, kind: dualsync_mapping::RowChangeKind::Upsert(row) };
+    writer.apply(std::slice::from_ref(&change), &[]).await.expect("writer apply");
+    // An application's transaction, concurrent with nothing but after the writer's.
+    db.exec(&format!("INSERT INTO {t} VALUES (2, 'local edit')")).await;
+    let topic = format!("{}.{}.items", config.prefix(), db.namespace);
+    let events = changes(&topic, 1).await;
+    assert_eq!(get(events[0].as_ref().unwrap().after.as_ref().unwrap(), "id"), &Value::Int(2));
+    // Nothing else arrived: the writer's row never reached the topic.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(common::high_watermark(&topic), 1, "only the application's change is captured");
+    capture.stop().await.expect("clean stop");
+    drop_pg_slot(&config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_then_stream_and_resume_after_a_crash() {
+    let db = TestDb::postgres().await;
+    let t = db.qualified("big");
+    db.exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, v int)")).await;
+    db.exec(&format!("INSERT INTO {t} SELECT g, g FROM generate_series(1, 2500) g")).await;
+    let mut config = config(&db);
+    config.snapshot_chunk_rows = 1000;
+    let capture = Running::start(config.clone()).await;
+    let topic = format!("{}.{}.big", config.prefix(), db.namespace);
+    let snapshot = changes(&topic, 2500).await;
+    assert!(snapshot.iter().all(|e| e.as_ref().unwrap().op == Op::Read));
+    let ids: Vec<&Value> = snapshot.iter().map(|e| get(e.as_ref().unwrap().after.as_ref().unwrap(), "id")).collect();
+    assert_eq!(ids.first(), Some(&&Value::Int(1)));
+    assert_eq!(ids.last(), Some(&&Value::Int(2500)));
+    db.exec(&format!("UPDATE {t} SET v = -v WHERE id <= 10")).await;
+    let _ = changes(&topic, 2510).await;
+    capture.wait_for_offsets(2).await;
+    // Killed: no clean stop. Changes made while it is down arrive after the restart.
+    capture.abort();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    db.exec(&format!("UPDATE {t} SET v = 0 WHERE id BETWEEN 11 AND 20")).await;
+    let capture = Running::start(config.clone()).await;
+    let all = changes(&topic, 2520).await;
+    let tail: Vec<(Op, i64)> = all[2500..]
+        .iter()
+        .map(|e| {
+            let e = e.as_ref().unwrap();
+            let Value::Int(id) = get(e.after.as_ref().unwrap(), "id") else { panic!() };
+            (e.op, *id)
+        })
+        .collect();
+    // At least once: the first ten updates may arrive twice, the last ten must all arrive.
+    for id in 11..=20 {
+        assert!(tail.contains(&(Op::Update, id)), "update of {id} after the restart is missing: {tail:?}");
+    }
+    assert!(all[..2500].iter().all(|e| e.as_ref().unwrap().op == Op::Read), "the snapshot is not read again");
+    capture.stop().await.expect("clean stop");
+    drop_pg_slot(&config).await;
+}
