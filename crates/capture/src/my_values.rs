@@ -119,10 +119,19 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Where a value was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A binlog row event.
+    Binlog,
+    /// A snapshot query.
+    Query,
+}
+
 /// Decodes one value of `column` (as `kind`). The binlog sends typed values (ENUM as its index,
 /// SET as a bit mask, TIMESTAMP as epoch seconds text); a snapshot query sends text or typed
 /// values (TIMESTAMP in the session's zone, which the capture sets to UTC). Both are accepted.
-pub fn value(column: &MyColumn, kind: &Kind, value: Value) -> Result<Json, String> {
+pub fn value(column: &MyColumn, kind: &Kind, value: Value, origin: Origin) -> Result<Json, String> {
     let bad = |what: &str, v: &Value| format!("{v:?} is not {what}");
     if value == Value::NULL {
         return Ok(Json::Null);
@@ -132,6 +141,10 @@ pub fn value(column: &MyColumn, kind: &Kind, value: Value) -> Result<Json, Strin
     let value = match value {
         Value::Int(i) if i < 0 && integer && column.unsigned() => {
             Value::UInt((i128::from(i) + (1i128 << column.bits())) as u64)
+        }
+        // mysql_common reads a signed MEDIUMINT from the binlog without extending its sign.
+        Value::Int(i) if column.data_type == "mediumint" && !column.unsigned() && i >= 1 << 23 => {
+            Value::Int(i - (1 << 24))
         }
         other => other,
     };
@@ -219,6 +232,10 @@ pub fn value(column: &MyColumn, kind: &Kind, value: Value) -> Result<Json, Strin
             let mask = match value {
                 Value::Int(i) => i as u64,
                 Value::UInt(u) => u,
+                // The binlog: the bit mask, little-endian, 1 to 8 bytes.
+                Value::Bytes(b) if origin == Origin::Binlog => {
+                    b.iter().rev().fold(0u64, |mask, &byte| (mask << 8) | u64::from(byte))
+                }
                 Value::Bytes(b) => return Ok(json!(text(&b))),
                 ref v => return Err(bad("a set value", v)),
             };
@@ -355,21 +372,32 @@ mod tests {
     #[test]
     fn unsigned_values_sent_as_signed_are_corrected() {
         let c = column("int", "int(10) unsigned");
-        assert_eq!(value(&c, &c.kind(), Value::Int(-1)).unwrap(), json!(4_294_967_295u64));
+        assert_eq!(value(&c, &c.kind(), Value::Int(-1), Origin::Binlog).unwrap(), json!(4_294_967_295u64));
         let c = column("bigint", "bigint(20) unsigned");
         let max = debezium::decimal(&BigDecimal::from(u64::MAX), Some(0));
-        assert_eq!(value(&c, &c.kind(), Value::Int(-1)).unwrap(), max);
-        assert_eq!(value(&c, &c.kind(), Value::UInt(u64::MAX)).unwrap(), max);
+        assert_eq!(value(&c, &c.kind(), Value::Int(-1), Origin::Binlog).unwrap(), max);
+        assert_eq!(value(&c, &c.kind(), Value::UInt(u64::MAX), Origin::Binlog).unwrap(), max);
+    }
+
+    #[test]
+    fn signed_mediumint_from_the_binlog_keeps_its_sign() {
+        let c = column("mediumint", "mediumint(9)");
+        assert_eq!(value(&c, &c.kind(), Value::Int(8_388_608), Origin::Binlog).unwrap(), json!(-8_388_608));
+        assert_eq!(value(&c, &c.kind(), Value::Int(-5), Origin::Binlog).unwrap(), json!(-5));
+        let c = column("mediumint", "mediumint(8) unsigned");
+        assert_eq!(value(&c, &c.kind(), Value::Int(16_777_215), Origin::Binlog).unwrap(), json!(16_777_215));
     }
 
     #[test]
     fn enums_and_sets_from_the_binlog_and_from_queries() {
         let c = column("enum", "enum('small','it''s','large')");
         assert_eq!(c.kind(), Kind::Enum(vec!["small".into(), "it's".into(), "large".into()]));
-        assert_eq!(value(&c, &c.kind(), Value::Int(2)).unwrap(), json!("it's"));
-        assert_eq!(value(&c, &c.kind(), Value::Bytes(b"large".to_vec())).unwrap(), json!("large"));
+        assert_eq!(value(&c, &c.kind(), Value::Int(2), Origin::Binlog).unwrap(), json!("it's"));
+        assert_eq!(value(&c, &c.kind(), Value::Bytes(b"large".to_vec()), Origin::Query).unwrap(), json!("large"));
         let c = column("set", "set('a','b','c')");
-        assert_eq!(value(&c, &c.kind(), Value::Int(0b101)).unwrap(), json!("a,c"));
+        assert_eq!(value(&c, &c.kind(), Value::Int(0b101), Origin::Binlog).unwrap(), json!("a,c"));
+        assert_eq!(value(&c, &c.kind(), Value::Bytes(vec![0b110]), Origin::Binlog).unwrap(), json!("b,c"));
+        assert_eq!(value(&c, &c.kind(), Value::Bytes(b"a,b".to_vec()), Origin::Query).unwrap(), json!("a,b"));
     }
 
     #[test]
@@ -377,37 +405,43 @@ mod tests {
         let mut c = column("timestamp", "timestamp(3)");
         c.fraction = Some(3);
         assert_eq!(
-            value(&c, &c.kind(), Value::Bytes(b"1704164645.123000".to_vec())).unwrap(),
+            value(&c, &c.kind(), Value::Bytes(b"1704164645.123000".to_vec()), Origin::Binlog).unwrap(),
             json!("2024-01-02T03:04:05.123Z")
         );
         assert_eq!(
-            value(&c, &c.kind(), Value::Date(2024, 1, 2, 3, 4, 5, 123_000)).unwrap(),
+            value(&c, &c.kind(), Value::Date(2024, 1, 2, 3, 4, 5, 123_000), Origin::Binlog).unwrap(),
             json!("2024-01-02T03:04:05.123Z")
         );
         let c = column("time", "time(6)");
         assert_eq!(
-            value(&c, &c.kind(), Value::Time(true, 1, 2, 0, 0, 5)).unwrap(),
+            value(&c, &c.kind(), Value::Time(true, 1, 2, 0, 0, 5), Origin::Binlog).unwrap(),
             json!(-(26 * 3_600_000_000i64 + 5))
         );
         assert_eq!(
-            value(&c, &c.kind(), Value::Bytes(b"-26:00:00.000005".to_vec())).unwrap(),
+            value(&c, &c.kind(), Value::Bytes(b"-26:00:00.000005".to_vec()), Origin::Query).unwrap(),
             json!(-(26 * 3_600_000_000i64 + 5))
         );
         let c = column("date", "date");
-        assert_eq!(value(&c, &c.kind(), Value::Date(0, 0, 0, 0, 0, 0, 0)).unwrap(), Json::Null);
+        assert_eq!(value(&c, &c.kind(), Value::Date(0, 0, 0, 0, 0, 0, 0), Origin::Binlog).unwrap(), Json::Null);
     }
 
     #[test]
     fn floats_widen_like_the_connector() {
         let c = column("float", "float");
-        assert_eq!(value(&c, &c.kind(), Value::Float(3.14)).unwrap().to_string(), "3.140000104904175");
-        assert_eq!(value(&c, &c.kind(), Value::Bytes(b"3.14".to_vec())).unwrap().to_string(), "3.140000104904175");
+        assert_eq!(value(&c, &c.kind(), Value::Float(3.14), Origin::Binlog).unwrap().to_string(), "3.140000104904175");
+        assert_eq!(
+            value(&c, &c.kind(), Value::Bytes(b"3.14".to_vec()), Origin::Query).unwrap().to_string(),
+            "3.140000104904175"
+        );
     }
 
     #[test]
     fn bits_are_little_endian() {
         let mut c = column("bit", "bit(12)");
         c.precision = Some(12);
-        assert_eq!(value(&c, &c.kind(), Value::Bytes(vec![0x0a, 0xbc])).unwrap(), debezium::bytes(&[0xbc, 0x0a]));
+        assert_eq!(
+            value(&c, &c.kind(), Value::Bytes(vec![0x0a, 0xbc]), Origin::Binlog).unwrap(),
+            debezium::bytes(&[0xbc, 0x0a])
+        );
     }
 }

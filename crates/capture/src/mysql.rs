@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use crate::config::{CaptureConfig, SnapshotMode, WriterTransactions};
 use crate::debezium::{self, Change, Column, Connector, Table};
-use crate::my_values::{self, MyColumn};
+use crate::my_values::{self, MyColumn, Origin};
 use crate::sink::Sink;
 use crate::snapshot::Progress;
 use crate::{CaptureError, MARKER_TABLE};
@@ -323,7 +323,10 @@ pub(crate) async fn run(config: &CaptureConfig, mut stop: watch::Receiver<bool>)
             }
         };
         match data {
-            EventData::RotateEvent(rotate) => {
+            // The artificial rotate the server sends first (log_pos 0) repeats the requested
+            // position, and arrives before the format description, so its name would be read
+            // with the checksum bytes in it: only a real rotate moves the position.
+            EventData::RotateEvent(rotate) if header.log_pos() != 0 => {
                 position.file = rotate.name().into_owned();
                 position.pos = rotate.position();
             }
@@ -465,7 +468,7 @@ fn decode_row(
                 }
                 mysql_async::binlog::value::BinlogValue::JsonDiff(_) => return Ok(out.kind.unavailable()),
             };
-            my_values::value(column, &out.kind, value)
+            my_values::value(column, &out.kind, value, Origin::Binlog)
                 .map_err(|e| CaptureError::Source(format!("{}.{}.{}: {e}", table.namespace, table.name, column.name)))
         })
         .collect()
@@ -554,7 +557,7 @@ async fn snapshot(
                 let mut after_row = Vec::with_capacity(values.len());
                 for ((value, column), out) in values.into_iter().zip(columns).zip(&table.columns) {
                     after_row.push(
-                        my_values::value(column, &out.kind, value)
+                        my_values::value(column, &out.kind, value, Origin::Query)
                             .map_err(|e| CaptureError::Source(format!("{qualified}.{}: {e}", column.name)))?,
                     );
                 }

@@ -646,8 +646,20 @@ async fn snapshot(
         let table = catalog.table(schema, name, &columns).await?;
         let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
         // Aliased: ORDER BY a bare name would sort by the text output column of that name.
-        let select: Vec<String> =
-            table.columns.iter().enumerate().map(|(i, c)| format!("{}::text AS c{i}", quote(&c.name))).collect();
+        // A cast of char(n) to text drops its padding; its output function keeps it, as pgoutput does.
+        let select: Vec<String> = table
+            .columns
+            .iter()
+            .zip(&columns)
+            .enumerate()
+            .map(|(i, (c, pg))| {
+                if pg.type_text.starts_with("character(") || pg.type_text == "character" {
+                    format!("bpcharout({})::text AS c{i}", quote(&c.name))
+                } else {
+                    format!("{}::text AS c{i}", quote(&c.name))
+                }
+            })
+            .collect();
         let key_columns: Vec<String> = table.key.iter().map(|&i| quote(&table.columns[i].name)).collect();
         let placeholders: Vec<String> =
             table.key.iter().enumerate().map(|(n, &i)| format!("${}::{}", n + 1, columns[i].type_text)).collect();

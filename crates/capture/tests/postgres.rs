@@ -71,9 +71,15 @@ async fn every_common_type_arrives_exactly_as_written() {
         ("dt", Value::Date(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap())),
         ("tm", Value::Time(86_399_999_999_000)),
         ("ttz", Value::TimeTz(NaiveTime::from_hms_opt(6, 30, 0).unwrap(), FixedOffset::east_opt(0).unwrap())),
-        ("ts", Value::Timestamp(NaiveDate::from_ymd_opt(2024, 1, 2).unwrap().and_hms_micro_opt(3, 4, 5, 123_456).unwrap())),
+        (
+            "ts",
+            Value::Timestamp(NaiveDate::from_ymd_opt(2024, 1, 2).unwrap().and_hms_micro_opt(3, 4, 5, 123_456).unwrap()),
+        ),
         ("tstz", Value::TimestampTz(DateTime::parse_from_rfc3339("2024-01-02T03:04:05.5Z").unwrap())),
-        ("iv", Value::Interval(Interval { months: 14, days: 3, micros: (4 * 3600 + 5 * 60 + 6) * 1_000_000 + 500_000 })),
+        (
+            "iv",
+            Value::Interval(Interval { months: 14, days: 3, micros: (4 * 3600 + 5 * 60 + 6) * 1_000_000 + 500_000 }),
+        ),
         ("j", Value::Json("{\"a\": [1, 2]}".into())),
         ("jb", Value::Json("{\"a\": null, \"b\": 1}".into())),
         ("u", Value::Uuid(uuid::Uuid::parse_str("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11").unwrap())),
@@ -95,6 +101,16 @@ async fn every_common_type_arrives_exactly_as_written() {
     assert_eq!(get(update.after.as_ref().unwrap(), "vc"), &Value::Text("changed".into()));
     assert_eq!(get(delete.before.as_ref().unwrap(), "id"), &Value::Int(2));
     assert_eq!(delete.key.as_ref().and_then(|k| k.get("id")), Some(&Value::Int(2)));
+    // A snapshot reads the row through a query, not the replication stream: the same values.
+    let mut reader = common::config(&db);
+    reader.interval_handling_mode = IntervalMode::String;
+    let reader = Running::start(reader).await;
+    let read = changes(&format!("{}.{ns}.types", reader.config.prefix()), 1).await[0].clone().unwrap();
+    assert_eq!(read.op, Op::Read);
+    assert_eq!(read.after, update.after, "snapshot and stream decode the same row alike");
+    let reader_config = reader.config.clone();
+    reader.stop().await.expect("clean stop");
+    drop_pg_slot(&reader_config).await;
     assert_eq!(insert.source.connector.as_deref(), Some("postgresql"));
     assert_eq!(insert.source.table.as_deref(), Some("types"));
     assert!(insert.source.lsn.is_some() && insert.source.tx_id.is_some());

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use dualsync_capture::CaptureConfig;
 use dualsync_envelope::{ChangeEvent, Decoded};
-use dualsync_testkit::TestDb;
 use dualsync_testkit::Kind;
+use dualsync_testkit::TestDb;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use tokio::sync::watch;
@@ -67,7 +67,10 @@ impl Running {
     /// Stops it and returns how it ended.
     pub async fn stop(self) -> Result<(), dualsync_capture::CaptureError> {
         let _ = self.stop.send(true);
-        tokio::time::timeout(Duration::from_secs(30), self.task).await.expect("the capture stops within 30 s").expect("no panic")
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("the capture stops within 30 s")
+            .expect("no panic")
     }
 
     /// Stops it without waiting for anything: as close to kill -9 as a task gets.
@@ -78,10 +81,8 @@ impl Running {
 
 /// The high watermark of partition 0 of `topic` (0 when it does not exist yet).
 pub fn high_watermark(topic: &str) -> i64 {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", dualsync_testkit::kafka_brokers())
-        .create()
-        .expect("consumer");
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", dualsync_testkit::kafka_brokers()).create().expect("consumer");
     consumer.fetch_watermarks(topic, 0, Duration::from_secs(5)).map(|(_, high)| high).unwrap_or(0)
 }
 
@@ -90,7 +91,11 @@ pub async fn changes(topic: &str, count: usize) -> Vec<Option<ChangeEvent>> {
     // Wait until the broker has them all (the capture also creates the topic with its first record).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while high_watermark(topic) < count as i64 {
-        assert!(tokio::time::Instant::now() < deadline, "{topic} has {} of {count} records after 60 s", high_watermark(topic));
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{topic} has {} of {count} records after 60 s",
+            high_watermark(topic)
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     dualsync_testkit::read_records(topic, count)
