@@ -1,0 +1,116 @@
+//! The whole two-way pipeline with dualsync's own capture: MariaDB and PostgreSQL each captured
+//! into the broker, each consumer writing into the other side, and no change echoing back.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{temp_dir, wait_until, write_config};
+use dualsync_capture::CaptureConfig;
+use dualsync_consumer::{Config, Consumer, Direction};
+use dualsync_testkit::{Kind, TestDb, create_topic, rows};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+
+fn capture(db: &TestDb) -> CaptureConfig {
+    let source = match db.kind {
+        Kind::MySql => dualsync_testkit::mysql_url(),
+        Kind::Postgres => dualsync_testkit::pg_url(),
+    };
+    let mut config = CaptureConfig::new(&dualsync_testkit::unique("cap"), &source, &dualsync_testkit::kafka_brokers());
+    config.include = vec![format!("{}.*", db.namespace)];
+    config.snapshot = dualsync_capture::SnapshotMode::Never;
+    // The test broker (tansu 0.6.0) numbers a multi-record batch wrongly: one record per batch.
+    config.producer.insert("batch.num.messages".into(), "1".into());
+    config
+}
+
+fn end_offset(topic: &str) -> i64 {
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", dualsync_testkit::kafka_brokers()).create().expect("consumer");
+    consumer.fetch_watermarks(topic, 0, Duration::from_secs(5)).map(|(_, high)| high).unwrap_or(0)
+}
+
+async fn start_capture(config: CaptureConfig) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let offsets = config.offsets_topic();
+    let task = tokio::spawn(async move { dualsync_capture::run(config, stopped).await.expect("capture runs") });
+    wait_until(60, "the capture stored its first offset", || {
+        let offsets = offsets.clone();
+        async move { end_offset(&offsets) > 0 }
+    })
+    .await;
+    (stop, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn changes_travel_both_ways_and_never_echo() {
+    let legacy = TestDb::new(Kind::MySql).await;
+    let revamp = TestDb::new(Kind::Postgres).await;
+    legacy.exec(&format!("CREATE TABLE {} (id INT PRIMARY KEY, name VARCHAR(50))", legacy.qualified("items"))).await;
+    revamp.exec(&format!("CREATE TABLE {} (id INT PRIMARY KEY, name VARCHAR(50))", revamp.qualified("items"))).await;
+    let (legacy_capture, revamp_capture) = (capture(&legacy), capture(&revamp));
+    let legacy_topic = format!("{}.{}.items", legacy_capture.prefix(), legacy.namespace);
+    let revamp_topic = format!("{}.{}.items", revamp_capture.prefix(), revamp.namespace);
+    create_topic(&legacy_topic, 1).await;
+    create_topic(&revamp_topic, 1).await;
+    let slot = revamp_capture.slot();
+    let publication = revamp_capture.publication();
+    let (stop_legacy, legacy_task) = start_capture(legacy_capture).await;
+    let (stop_revamp, revamp_task) = start_capture(revamp_capture).await;
+
+    let mapping = format!(
+        "version: 1\ntables:\n  - legacy: {}.items\n    revamp: {}.items\n",
+        legacy.namespace, revamp.namespace
+    );
+    let to_revamp = write_config(&temp_dir(), &legacy_topic, &revamp, &mapping);
+    let to_legacy = write_config(&temp_dir(), &revamp_topic, &legacy, &mapping);
+    let mut consumers = Vec::new();
+    for (config, direction) in [(to_revamp, Direction::LegacyToRevamp), (to_legacy, Direction::RevampToLegacy)] {
+        let consumer = Consumer::start(Config::load(&config).expect("config"), direction).await.expect("start");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(consumer.run(async {
+            let _ = stopped.await;
+        }));
+        consumers.push((stop, task));
+    }
+
+    let both = |expected: Vec<Vec<Option<String>>>| {
+        let (legacy, revamp, expected) = (&legacy, &revamp, expected);
+        async move {
+            let on_legacy = format!("SELECT CAST(id AS CHAR), name FROM {} ORDER BY id", legacy.qualified("items"));
+            let on_revamp = format!("SELECT id::text, name FROM {} ORDER BY id", revamp.qualified("items"));
+            legacy.rows(&on_legacy).await == expected && revamp.rows(&on_revamp).await == expected
+        }
+    };
+    revamp.exec(&format!("INSERT INTO {} VALUES (1, 'made in the revamp')", revamp.qualified("items"))).await;
+    legacy.exec(&format!("INSERT INTO {} VALUES (2, 'made in legacy')", legacy.qualified("items"))).await;
+    wait_until(60, "both inserts on both sides", || {
+        both(rows(&[&["1", "made in the revamp"], &["2", "made in legacy"]]))
+    })
+    .await;
+    revamp.exec(&format!("UPDATE {} SET name = 'renamed in the revamp' WHERE id = 2", revamp.qualified("items"))).await;
+    legacy.exec(&format!("DELETE FROM {} WHERE id = 1", legacy.qualified("items"))).await;
+    wait_until(60, "the update and the delete on both sides", || both(rows(&[&["2", "renamed in the revamp"]]))).await;
+
+    // Each side's topic holds only its applications' changes: the revamp's insert and update,
+    // legacy's insert and delete (+ tombstone). The consumers' writes were not captured.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(end_offset(&revamp_topic), 2, "the revamp capture saw only the revamp's two changes");
+    assert_eq!(end_offset(&legacy_topic), 3, "the legacy capture saw only legacy's two changes (and a tombstone)");
+
+    for (stop, task) in consumers {
+        let _ = stop.send(());
+        task.await.expect("consumer task").expect("consumer run");
+    }
+    let _ = stop_legacy.send(true);
+    let _ = stop_revamp.send(true);
+    legacy_task.await.expect("legacy capture");
+    revamp_task.await.expect("revamp capture");
+    revamp
+        .exec(&format!(
+            "SELECT pg_drop_replication_slot('{slot}') FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active"
+        ))
+        .await;
+    revamp.exec(&format!("DROP PUBLICATION IF EXISTS \"{publication}\"")).await;
+}
