@@ -22,7 +22,8 @@ use crate::debezium::Record;
 
 /// Records waiting for their acknowledgement at most; more makes `send` wait.
 const IN_FLIGHT: usize = 200_000;
-/// Offsets are written at most this often (and once more when the capture stops).
+/// Streaming offsets are written at most this often (and once more when the capture stops);
+/// snapshot progress at once.
 const OFFSET_EVERY: Duration = Duration::from_secs(1);
 
 enum Pending {
@@ -185,8 +186,7 @@ struct Acker {
 impl Acker {
     async fn run(mut self, mut receiver: mpsc::Receiver<Pending>) -> Result<(), CaptureError> {
         let mut latest: Option<Json> = None;
-        // The first position is stored at once: it shows the capture has started.
-        let mut last_write = Instant::now() - OFFSET_EVERY;
+        let mut last_write = Instant::now();
         while let Some(pending) = receiver.recv().await {
             match pending {
                 Pending::Delivery(delivery) => match delivery.await {
@@ -200,8 +200,11 @@ impl Acker {
                 },
                 Pending::Position(position) => {
                     self.acked.send_replace(Some(position.clone()));
+                    // Snapshot progress is stored at once: a restart must not read a finished
+                    // snapshot again. Streaming positions are stored at most once per interval.
+                    let progressed = self.stored.as_ref().is_none_or(|s| s["snapshot"] != position["snapshot"]);
                     latest = Some(position);
-                    if last_write.elapsed() >= OFFSET_EVERY {
+                    if progressed || last_write.elapsed() >= OFFSET_EVERY {
                         self.store(latest.take()).await?;
                         last_write = Instant::now();
                     }
