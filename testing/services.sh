@@ -148,6 +148,9 @@ max_wal_senders = 32
 max_connections = 300
 shared_buffers = 256MB
 synchronous_commit = off
+# with synchronous_commit off, logical decoding sees a commit only once the WAL writer flushed
+# it: every wal_writer_delay (200ms by default), which would be the capture's latency floor
+wal_writer_delay = 10ms
 password_encryption = 'scram-sha-256'
 EOF
 }

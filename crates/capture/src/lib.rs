@@ -19,6 +19,9 @@ mod snapshot;
 
 pub use config::{CaptureConfig, IntervalMode, SnapshotMode, WriterTransactions, redact};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tokio::sync::watch;
 
 /// The table whose writes mark a transaction as the dualsync writer's.
@@ -51,14 +54,27 @@ impl CaptureError {
     }
 }
 
+/// What a running capture has done so far, readable while it runs.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub(crate) acknowledged: AtomicU64,
+}
+
+impl Stats {
+    /// Records the broker has acknowledged (change records and tombstones).
+    pub fn acknowledged(&self) -> u64 {
+        self.acknowledged.load(Ordering::Relaxed)
+    }
+}
+
 /// Runs a capture until `stop` turns true (or an error), then waits for the records sent so far
-/// to be acknowledged and stores the offset.
-pub async fn run(config: CaptureConfig, stop: watch::Receiver<bool>) -> Result<(), CaptureError> {
+/// to be acknowledged and stores the offset. `stats` counts as it goes.
+pub async fn run(config: CaptureConfig, stop: watch::Receiver<bool>, stats: Arc<Stats>) -> Result<(), CaptureError> {
     config.check()?;
     if config.source.starts_with("postgres") {
-        postgres::run(&config, stop).await
+        postgres::run(&config, stop, stats).await
     } else {
-        mysql::run(&config, stop).await
+        mysql::run(&config, stop, stats).await
     }
 }
 

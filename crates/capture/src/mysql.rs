@@ -249,13 +249,17 @@ fn offset(progress: &Progress, position: &Position) -> Json {
 }
 
 /// Runs the MySQL capture.
-pub(crate) async fn run(config: &CaptureConfig, mut stop: watch::Receiver<bool>) -> Result<(), CaptureError> {
+pub(crate) async fn run(
+    config: &CaptureConfig,
+    mut stop: watch::Receiver<bool>,
+    stats: Arc<crate::Stats>,
+) -> Result<(), CaptureError> {
     for warning in preflight(config).await? {
         tracing::warn!("{warning}");
     }
     let conn = connect(config).await?;
     let mut catalog = Catalog { conn, tables: HashMap::new(), config: config.clone() };
-    let (mut sink, stored) = Sink::connect(config).await?;
+    let (mut sink, stored) = Sink::connect(config, stats).await?;
     let mut progress = Progress::from_offset(stored.as_ref());
     let stored_position = stored.as_ref().and_then(|o| {
         Some(Position {

@@ -309,14 +309,18 @@ async fn ensure_publication(catalog: &mut Catalog, tables: &[(String, String, u3
 }
 
 /// Runs the PostgreSQL capture.
-pub(crate) async fn run(config: &CaptureConfig, mut stop: watch::Receiver<bool>) -> Result<(), CaptureError> {
+pub(crate) async fn run(
+    config: &CaptureConfig,
+    mut stop: watch::Receiver<bool>,
+    stats: Arc<crate::Stats>,
+) -> Result<(), CaptureError> {
     for warning in preflight(config).await? {
         tracing::warn!("{warning}");
     }
     let mut catalog = Catalog::connect(config).await?;
     let tables = catalog.tables().await?;
     ensure_publication(&mut catalog, &tables).await?;
-    let (mut sink, stored) = Sink::connect(config).await?;
+    let (mut sink, stored) = Sink::connect(config, stats).await?;
     let mut progress = Progress::from_offset(stored.as_ref());
     let slot = config.slot();
     let slot_exists: bool =

@@ -16,9 +16,12 @@ use rdkafka::types::RDKafkaErrorCode as Code;
 use serde_json::Value as Json;
 use tokio::sync::{mpsc, watch};
 
-use crate::CaptureError;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
 use crate::config::CaptureConfig;
 use crate::debezium::Record;
+use crate::{CaptureError, Stats};
 
 /// Records waiting for their acknowledgement at most; more makes `send` wait.
 const IN_FLIGHT: usize = 200_000;
@@ -61,7 +64,7 @@ fn producer_config(config: &CaptureConfig) -> ClientConfig {
 
 impl Sink {
     /// Connects, creates the offsets topic if it is missing, and reads the last stored offset.
-    pub async fn connect(config: &CaptureConfig) -> Result<(Sink, Option<Json>), CaptureError> {
+    pub async fn connect(config: &CaptureConfig, stats: Arc<Stats>) -> Result<(Sink, Option<Json>), CaptureError> {
         let client = producer_config(config);
         let producer: FutureProducer = client.create().map_err(|e| CaptureError::kafka("creating the producer", e))?;
         let admin: AdminClient<DefaultClientContext> =
@@ -86,6 +89,7 @@ impl Sink {
             key: config.name.clone(),
             acked: acked_sender,
             stored: last.clone(),
+            stats,
         };
         sink.acker = Some(tokio::spawn(acker.run(receiver)));
         Ok((sink, last))
@@ -181,6 +185,7 @@ struct Acker {
     key: String,
     acked: watch::Sender<Option<Json>>,
     stored: Option<Json>,
+    stats: Arc<Stats>,
 }
 
 impl Acker {
@@ -190,7 +195,9 @@ impl Acker {
         while let Some(pending) = receiver.recv().await {
             match pending {
                 Pending::Delivery(delivery) => match delivery.await {
-                    Ok(Ok(_)) => {}
+                    Ok(Ok(_)) => {
+                        self.stats.acknowledged.fetch_add(1, Ordering::Relaxed);
+                    }
                     Ok(Err((e, message))) => {
                         let error = CaptureError::kafka(&format!("delivering to {}", message.topic()), e);
                         tracing::error!(%error, "a record was not acknowledged; stopping so the capture resumes from the last stored offset");

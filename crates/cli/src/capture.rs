@@ -48,7 +48,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             tracing::info!("shutdown requested; waiting for the broker to acknowledge what was sent, then storing the offset");
             let _ = stop.send(true);
         });
-        dualsync_capture::run(config, stopped).await?;
+        dualsync_capture::run(config, stopped, Default::default()).await?;
         Ok(ExitCode::SUCCESS)
     })
 }

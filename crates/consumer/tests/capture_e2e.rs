@@ -34,7 +34,10 @@ fn end_offset(topic: &str) -> i64 {
 async fn start_capture(config: CaptureConfig) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let offsets = config.offsets_topic();
-    let task = tokio::spawn(async move { dualsync_capture::run(config, stopped).await.expect("capture runs") });
+    let task =
+        tokio::spawn(
+            async move { dualsync_capture::run(config, stopped, Default::default()).await.expect("capture runs") },
+        );
     wait_until(60, "the capture stored its first offset", || {
         let offsets = offsets.clone();
         async move { end_offset(&offsets) > 0 }

@@ -44,7 +44,7 @@ impl Running {
             let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
         }
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(dualsync_capture::run(config.clone(), stopped));
+        let task = tokio::spawn(dualsync_capture::run(config.clone(), stopped, Default::default()));
         let running = Running { config, stop, task };
         running.wait_for_offsets(1).await;
         running
