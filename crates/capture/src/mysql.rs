@@ -54,10 +54,16 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
 }
 
+/// A captured table with its columns as information_schema describes them.
+struct Described {
+    table: Table,
+    columns: Vec<MyColumn>,
+}
+
 /// Table descriptions from information_schema, cached until a DDL statement in the binlog.
 struct Catalog {
     conn: Conn,
-    tables: HashMap<(String, String), Option<Arc<(Table, Vec<MyColumn>)>>>,
+    tables: HashMap<(String, String), Option<Arc<Described>>>,
     config: CaptureConfig,
 }
 
@@ -89,7 +95,7 @@ impl Catalog {
     }
 
     /// The table, described now, or `None` when it is not captured.
-    async fn get(&mut self, db: &str, table: &str) -> Result<Option<Arc<(Table, Vec<MyColumn>)>>, CaptureError> {
+    async fn get(&mut self, db: &str, table: &str) -> Result<Option<Arc<Described>>, CaptureError> {
         let key = (db.to_string(), table.to_string());
         if let Some(known) = self.tables.get(&key) {
             return Ok(known.clone());
@@ -104,7 +110,7 @@ impl Catalog {
         Ok(described)
     }
 
-    async fn describe(&mut self, db: &str, table: &str) -> Result<(Table, Vec<MyColumn>), CaptureError> {
+    async fn describe(&mut self, db: &str, table: &str) -> Result<Described, CaptureError> {
         let rows = query_strings(
             &mut self.conn,
             &format!(
@@ -162,7 +168,7 @@ impl Catalog {
             .collect();
         let out =
             columns.iter().map(|c| Column { name: c.name.clone(), kind: c.kind(), optional: c.nullable }).collect();
-        Ok((Table::new(Connector::MySql, self.config.prefix(), db, table, out, key), columns))
+        Ok(Described { table: Table::new(Connector::MySql, self.config.prefix(), db, table, out, key), columns })
     }
 }
 
@@ -216,10 +222,9 @@ pub(crate) async fn preflight(config: &CaptureConfig) -> Result<Vec<String>, Cap
     let grants: String = grants.iter().flatten().flatten().map(|g| g.to_uppercase()).collect::<Vec<_>>().join("\n");
     let all = grants.contains("ALL PRIVILEGES ON *.*");
     for needed in ["REPLICATION SLAVE", "SELECT"] {
-        if !all
-            && !grants.contains(needed)
-            && !(needed == "REPLICATION SLAVE" && grants.contains("REPLICATION REPLICA"))
-        {
+        let granted =
+            all || grants.contains(needed) || (needed == "REPLICATION SLAVE" && grants.contains("REPLICATION REPLICA"));
+        if !granted {
             problems.push(format!("privilege {needed}: not granted (GRANT {needed} ON *.* TO <capture user>)"));
         }
     }
@@ -379,7 +384,7 @@ pub(crate) async fn run(
                     Ok(None) => continue,
                     Err(e) => break Err(e),
                 };
-                let (table, columns) = (&described.0, &described.1);
+                let (table, columns) = (&described.table, &described.columns);
                 let op = match rows {
                     RowsEventData::WriteRowsEvent(_) | RowsEventData::WriteRowsEventV1(_) => 'c',
                     RowsEventData::UpdateRowsEvent(_)
@@ -532,7 +537,7 @@ async fn snapshot(
             continue;
         }
         let described = catalog.describe(&db, &name).await?;
-        let (table, columns) = (&described.0, &described.1);
+        let (table, columns) = (&described.table, &described.columns);
         let quote_ident = |s: &str| format!("`{}`", s.replace('`', "``"));
         let select: Vec<String> = table.columns.iter().map(|c| quote_ident(&c.name)).collect();
         let key: Vec<String> = table.key.iter().map(|&i| quote_ident(&table.columns[i].name)).collect();
