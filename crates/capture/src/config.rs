@@ -34,6 +34,10 @@ pub struct CaptureConfig {
     /// After a delete, also write a tombstone (null value) with the same key.
     #[serde(default = "yes")]
     pub tombstones_on_delete: bool,
+    /// Debezium's `provide.transaction.metadata`: a `transaction` block in every change, and
+    /// BEGIN/END records on `<prefix>.transaction`.
+    #[serde(default)]
+    pub transaction_metadata: bool,
     /// What to do with the changes of a transaction the dualsync writer made (recognised by its
     /// write to `dualsync_checkpoints`): `drop` them (default) or `flag` them with the Kafka
     /// header `dualsync.writer: 1`.

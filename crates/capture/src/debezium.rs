@@ -324,7 +324,7 @@ impl Table {
             "source": change.source,
             "op": change.op.to_string(),
             "ts_ms": Utc::now().timestamp_millis(),
-            "transaction": null
+            "transaction": change.transaction
         });
         let mut records = vec![Record {
             topic: self.topic.clone(),
@@ -361,6 +361,73 @@ pub fn message_record(prefix: &str, message_prefix: &str, content: &[u8], source
     }
 }
 
+/// Debezium's transaction metadata (`provide.transaction.metadata`) of one transaction: the
+/// `transaction` block of its events, and its BEGIN and END records on `<prefix>.transaction`.
+#[derive(Debug, Clone)]
+pub struct TransactionMeta {
+    id: String,
+    total: i64,
+    collections: Vec<(String, i64)>,
+}
+
+impl TransactionMeta {
+    /// A transaction with this id (PostgreSQL `txId:lsn`, MySQL the GTID or `file:pos`).
+    pub fn new(id: String) -> TransactionMeta {
+        TransactionMeta { id, total: 0, collections: Vec::new() }
+    }
+
+    /// Whether no event of it was written yet (its BEGIN is due before the first).
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The `transaction` block of its next event, on `collection` (`namespace.table`).
+    pub fn next(&mut self, collection: &str) -> Json {
+        self.total += 1;
+        let order = match self.collections.iter_mut().find(|(c, _)| c == collection) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.collections.push((collection.to_string(), 1));
+                1
+            }
+        };
+        json!({"id": self.id, "total_order": self.total, "data_collection_order": order})
+    }
+
+    /// The BEGIN (`end == false`) or END record.
+    pub fn record(&self, prefix: &str, end: bool, schemas: bool) -> Record {
+        let key_schema = json!({"type": "struct", "fields": [{"type": "string", "optional": false, "field": "id"}],
+            "optional": false, "name": "io.debezium.connector.common.TransactionMetadataKey"});
+        let value_schema = json!({"type": "struct", "fields": [
+            {"type": "string", "optional": false, "field": "status"},
+            {"type": "string", "optional": false, "field": "id"},
+            {"type": "int64", "optional": true, "field": "event_count"},
+            {"type": "array", "items": {"type": "struct", "fields": [
+                {"type": "string", "optional": false, "field": "data_collection"},
+                {"type": "int64", "optional": false, "field": "event_count"}
+            ], "optional": false}, "optional": true, "field": "data_collections"},
+            {"type": "int64", "optional": false, "field": "ts_ms"}
+        ], "optional": false, "name": "io.debezium.connector.common.TransactionMetadataValue"});
+        let (event_count, collections) = if end {
+            let collections: Vec<Json> =
+                self.collections.iter().map(|(c, n)| json!({"data_collection": c, "event_count": n})).collect();
+            (json!(self.total), json!(collections))
+        } else {
+            (Json::Null, Json::Null)
+        };
+        let payload = json!({"status": if end { "END" } else { "BEGIN" }, "id": self.id, "event_count": event_count,
+            "data_collections": collections, "ts_ms": Utc::now().timestamp_millis()});
+        Record {
+            topic: format!("{prefix}.transaction"),
+            key: Some(wrap(schemas, &key_schema.to_string(), &json!({"id": self.id}))),
+            value: Some(wrap(schemas, &value_schema.to_string(), &payload)),
+        }
+    }
+}
+
 fn wrap(schemas: bool, schema: &str, payload: &Json) -> Vec<u8> {
     if schemas {
         format!("{{\"schema\":{schema},\"payload\":{payload}}}").into_bytes()
@@ -380,6 +447,8 @@ pub struct Change {
     pub after: Option<Vec<Json>>,
     /// The `source` block.
     pub source: Json,
+    /// The `transaction` block, with transaction metadata on.
+    pub transaction: Option<Json>,
 }
 
 /// One Kafka record to write.
@@ -463,6 +532,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn transaction_metadata_counts_events_per_table() {
+        let mut meta = TransactionMeta::new("571:53736280".into());
+        assert!(meta.is_empty());
+        assert_eq!(meta.next("s.a"), json!({"id": "571:53736280", "total_order": 1, "data_collection_order": 1}));
+        meta.next("s.b");
+        assert_eq!(meta.next("s.a")["data_collection_order"], json!(2));
+        let end: Json = serde_json::from_slice(&meta.record("p", true, false).value.unwrap()).unwrap();
+        assert_eq!(end["status"], json!("END"));
+        assert_eq!(end["event_count"], json!(3));
+        assert_eq!(
+            end["data_collections"],
+            json!([{"data_collection": "s.a", "event_count": 2}, {"data_collection": "s.b", "event_count": 1}])
+        );
+        let begin: Json = serde_json::from_slice(&meta.record("p", false, false).value.unwrap()).unwrap();
+        assert_eq!((begin["status"].clone(), begin["event_count"].clone()), (json!("BEGIN"), Json::Null));
+    }
+
+    #[test]
     fn decimals_are_exact_big_endian_twos_complement() {
         let value: BigDecimal = "-12345.678901".parse().unwrap();
         assert_eq!(decimal(&value, Some(6)), bytes(&(-12_345_678_901i64).to_be_bytes()[3..]));
@@ -501,7 +588,13 @@ mod tests {
             Column { name: "name".into(), kind: Kind::String, optional: true },
         ];
         let table = Table::new(Connector::MySql, "p", "db", "t", columns, vec![0]);
-        let change = Change { op: 'd', before: Some(vec![json!(7), json!("x")]), after: None, source: json!({}) };
+        let change = Change {
+            op: 'd',
+            before: Some(vec![json!(7), json!("x")]),
+            after: None,
+            source: json!({}),
+            transaction: None,
+        };
         let records = table.records(change, false, true);
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].key.as_deref(), Some(&br#"{"id":7}"#[..]));

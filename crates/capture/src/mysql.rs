@@ -14,7 +14,7 @@ use serde_json::{Value as Json, json};
 use tokio::sync::watch;
 
 use crate::config::{CaptureConfig, SnapshotMode, WriterTransactions};
-use crate::debezium::{self, Change, Column, Connector, Table};
+use crate::debezium::{self, Change, Column, Connector, Table, TransactionMeta};
 use crate::my_values::{self, MyColumn, Origin};
 use crate::sink::Sink;
 use crate::snapshot::Progress;
@@ -319,6 +319,7 @@ pub(crate) async fn run(
                 let domain = u32::from_le_bytes(data[8..12].try_into().expect("4 bytes"));
                 tx = Transaction {
                     gtid: Some(format!("{domain}-{}-{seq}", header.server_id())),
+                    start,
                     ..Transaction::default()
                 };
             }
@@ -344,27 +345,33 @@ pub(crate) async fn run(
                 let statement = sql.trim_start().to_ascii_uppercase();
                 if statement.starts_with("BEGIN") {
                     tx.thread = Some(query.thread_id());
+                    if tx.gtid.is_none() {
+                        tx.start = start;
+                    }
                 } else {
                     if ["ALTER", "CREATE", "DROP", "RENAME", "TRUNCATE"].iter().any(|k| statement.starts_with(k)) {
                         // The next change to any table describes it again.
                         catalog.tables.clear();
                     }
                     // COMMIT of a non-transactional engine, or a DDL statement: a boundary.
-                    position.pos = end;
-                    position.gtid = tx.gtid.clone().or(position.gtid.take());
-                    tx = Transaction::default();
-                    if let Err(e) = sink.position(offset(&progress, &position)).await {
+                    if let Err(e) =
+                        commit(std::mem::take(&mut tx), &mut position, end, &progress, &mut sink, config).await
+                    {
                         break Err(e);
                     }
                 }
             }
             EventData::XidEvent(_) => {
-                position.pos = end;
-                position.gtid = tx.gtid.clone().or(position.gtid.take());
-                tx = Transaction::default();
-                if let Err(e) = sink.position(offset(&progress, &position)).await {
+                if let Err(e) = commit(std::mem::take(&mut tx), &mut position, end, &progress, &mut sink, config).await
+                {
                     break Err(e);
                 }
+            }
+            // MySQL's own GTIDs (MariaDB's arrive as raw events, above).
+            EventData::GtidEvent(gtid) => {
+                let sid = gtid.sid();
+                let uuid = uuid::Uuid::from_bytes(sid);
+                tx = Transaction { gtid: Some(format!("{uuid}:{}", gtid.gno())), start, ..Transaction::default() };
             }
             EventData::RowsEvent(rows) => {
                 let Some(tme) = stream.get_tme(rows.table_id()) else {
@@ -419,8 +426,18 @@ pub(crate) async fn run(
                         "server_id": header.server_id(), "gtid": tx.gtid, "file": position.file, "pos": start,
                         "row": row_number, "thread": tx.thread, "query": null
                     });
+                    let transaction = if config.transaction_metadata {
+                        let id = tx.gtid.clone().unwrap_or_else(|| format!("{}:{}", position.file, tx.start));
+                        let meta = tx.meta.get_or_insert_with(|| TransactionMeta::new(id));
+                        if meta.is_empty() {
+                            records.push(meta.record(config.prefix(), false, config.schemas_enable));
+                        }
+                        Some(meta.next(&format!("{db}.{table_name}")))
+                    } else {
+                        None
+                    };
                     records.extend(table.records(
-                        Change { op, before, after, source },
+                        Change { op, before, after, source, transaction },
                         config.schemas_enable,
                         config.tombstones_on_delete,
                     ));
@@ -444,9 +461,31 @@ pub(crate) async fn run(
 #[derive(Default)]
 struct Transaction {
     gtid: Option<String>,
+    /// Where it starts in the binlog file.
+    start: u64,
     thread: Option<u32>,
     /// Decided at the first row change: the writer's (its first change is to the checkpoint table).
     writer: Option<bool>,
+    /// Its transaction metadata, once it wrote an event (with `transaction_metadata`).
+    meta: Option<TransactionMeta>,
+}
+
+/// Ends `tx` at binlog position `end`: its END record (with transaction metadata), then the
+/// position to resume from, stored once every record before it is acknowledged.
+async fn commit(
+    tx: Transaction,
+    position: &mut Position,
+    end: u64,
+    progress: &Progress,
+    sink: &mut Sink,
+    config: &CaptureConfig,
+) -> Result<(), CaptureError> {
+    if let Some(meta) = tx.meta.filter(|m| !m.is_empty()) {
+        sink.send(vec![meta.record(config.prefix(), true, config.schemas_enable)], tx.writer == Some(true)).await?;
+    }
+    position.pos = end;
+    position.gtid = tx.gtid.or(position.gtid.take());
+    sink.position(offset(progress, position)).await
 }
 
 fn decode_row(
@@ -575,7 +614,7 @@ async fn snapshot(
                     "snapshot": "true", "db": db, "table": name, "server_id": 0, "gtid": position.gtid,
                     "file": position.file, "pos": position.pos, "row": 0, "thread": null, "query": null
                 });
-                let change = Change { op: 'r', before: None, after: Some(after_row), source };
+                let change = Change { op: 'r', before: None, after: Some(after_row), source, transaction: None };
                 sink.send(table.records(change, config.schemas_enable, false), false).await?;
             }
             rows_read += count;

@@ -13,7 +13,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Row as _};
 use tokio::sync::watch;
 
 use crate::config::{CaptureConfig, SnapshotMode, WriterTransactions};
-use crate::debezium::{self, Change, Column, Connector, Table};
+use crate::debezium::{self, Change, Column, Connector, Record, Table, TransactionMeta};
 use crate::pg_values::{self, PgType};
 use crate::sink::Sink;
 use crate::snapshot::Progress;
@@ -406,6 +406,8 @@ struct Transaction {
     commit_ms: i64,
     /// `Some(true)`: the writer's; `Some(false)`: an application's; `None`: no change seen yet.
     writer: Option<bool>,
+    /// Its transaction metadata (with `transaction_metadata`).
+    meta: Option<TransactionMeta>,
 }
 
 /// The streaming state.
@@ -429,12 +431,23 @@ impl Stream<'_> {
         progress: &Progress,
     ) -> Result<(), CaptureError> {
         match event {
-            ReplicationEvent::Begin { xid, commit_time_micros, .. } => {
-                self.tx =
-                    Some(Transaction { xid, commit_ms: (commit_time_micros + PG_EPOCH_MICROS) / 1000, writer: None });
+            ReplicationEvent::Begin { xid, commit_time_micros, final_lsn } => {
+                let meta =
+                    self.config.transaction_metadata.then(|| TransactionMeta::new(format!("{xid}:{}", final_lsn.0)));
+                self.tx = Some(Transaction {
+                    xid,
+                    commit_ms: (commit_time_micros + PG_EPOCH_MICROS) / 1000,
+                    writer: None,
+                    meta,
+                });
             }
             ReplicationEvent::Commit { end_lsn, .. } => {
-                self.tx = None;
+                if let Some(tx) = self.tx.take()
+                    && let Some(meta) = tx.meta.filter(|m| !m.is_empty())
+                {
+                    let end = meta.record(self.config.prefix(), true, self.config.schemas_enable);
+                    sink.send(vec![end], tx.writer == Some(true)).await?;
+                }
                 sink.position(offset(progress, json!(end_lsn.0))).await?;
             }
             ReplicationEvent::Message { lsn, prefix, content, transactional } => {
@@ -538,13 +551,11 @@ impl Stream<'_> {
                         return Ok(());
                     }
                     if let Some(Some(table)) = self.relations.get(&relation_id).cloned() {
-                        let change = Change {
-                            op: 't',
-                            before: None,
-                            after: None,
-                            source: self.source(Some(&table), lsn, self.commit_ms()),
-                        };
-                        sink.send(table.records(change, self.config.schemas_enable, false), self.flagged()).await?;
+                        let source = self.source(Some(&table), lsn, self.commit_ms());
+                        let (mut records, transaction) = self.transaction_block(&table);
+                        let change = Change { op: 't', before: None, after: None, source, transaction };
+                        records.extend(table.records(change, self.config.schemas_enable, false));
+                        sink.send(records, self.flagged()).await?;
                     }
                 }
                 return Ok(());
@@ -576,9 +587,23 @@ impl Stream<'_> {
         };
         let before = before.map(decode).transpose()?;
         let after = after.map(decode).transpose()?;
-        let change = Change { op, before, after, source: self.source(Some(&table), lsn, self.commit_ms()) };
-        sink.send(table.records(change, self.config.schemas_enable, self.config.tombstones_on_delete), self.flagged())
-            .await
+        let source = self.source(Some(&table), lsn, self.commit_ms());
+        let (mut records, transaction) = self.transaction_block(&table);
+        let change = Change { op, before, after, source, transaction };
+        records.extend(table.records(change, self.config.schemas_enable, self.config.tombstones_on_delete));
+        sink.send(records, self.flagged()).await
+    }
+
+    /// With transaction metadata: the `transaction` block of the next event on `table`, after
+    /// the transaction's BEGIN record when this is its first event.
+    fn transaction_block(&mut self, table: &Table) -> (Vec<Record>, Option<Json>) {
+        let Some(meta) = self.tx.as_mut().and_then(|t| t.meta.as_mut()) else { return (Vec::new(), None) };
+        let begin = if meta.is_empty() {
+            vec![meta.record(self.config.prefix(), false, self.config.schemas_enable)]
+        } else {
+            Vec::new()
+        };
+        (begin, Some(meta.next(&format!("{}.{}", table.namespace, table.name))))
     }
 
     fn commit_ms(&self) -> i64 {
@@ -708,7 +733,7 @@ async fn snapshot(
                 last_key = Some(table.key.iter().map(|&i| texts[i].clone().unwrap_or_default()).collect::<Vec<_>>());
                 sink.send(
                     table.records(
-                        Change { op: 'r', before: None, after: Some(values), source },
+                        Change { op: 'r', before: None, after: Some(values), source, transaction: None },
                         config.schemas_enable,
                         false,
                     ),

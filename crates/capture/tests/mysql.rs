@@ -185,34 +185,17 @@ async fn snapshot_then_stream_and_resume_after_a_crash() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_have_the_shape_of_debezium_fixtures() {
     let db = TestDb::mysql().await;
-    let t = db.qualified("products");
     db.exec(&format!(
-        "CREATE TABLE {t} (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255) NOT NULL, \
-         description VARCHAR(512), weight FLOAT)"
+        "CREATE TABLE {} (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255) NOT NULL, \
+         description VARCHAR(512), weight FLOAT)",
+        db.qualified("products")
     ))
     .await;
-    db.exec(&format!("INSERT INTO {t} VALUES (101, 'scooter', 'Small 2-wheel scooter', 3.14)")).await;
-    let config = config(&db);
-    let capture = Running::start(config.clone()).await;
-    let topic = format!("{}.{}.products", config.prefix(), db.namespace);
-    common::changes(&topic, 1).await;
-    let record = &dualsync_testkit::read_records(&topic, 1).await[0];
-    use rdkafka::Message as _;
-    let ours: serde_json::Value = serde_json::from_slice(record.payload().unwrap()).unwrap();
-    let fixture = &dualsync_testkit::fixture_lines("flink/debezium-data-schema-include.txt")[0];
-    let theirs: serde_json::Value = serde_json::from_str(fixture).unwrap();
-    // Names differ by the topic prefix only; compare the shape with prefixes replaced.
-    let normalize = |v: &serde_json::Value, prefix: &str| {
-        v["schema"].to_string().replace(prefix, "PREFIX").replace("\"version\":1,", "")
-    };
-    let ours_schema = normalize(&ours, &format!("{}.{}.products", config.prefix(), db.namespace));
-    let theirs_schema = normalize(&theirs, "dbserver1.inventory.products");
-    assert_eq!(ours_schema, theirs_schema);
-    let fields = |v: &serde_json::Value| v["payload"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
-    assert_eq!(fields(&ours), fields(&theirs));
-    let source_fields =
-        |v: &serde_json::Value| v["payload"]["source"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
-    assert_eq!(source_fields(&ours), source_fields(&theirs));
-    assert_eq!(ours["payload"]["after"], theirs["payload"]["after"], "the same row, the same values");
-    capture.stop().await.expect("clean stop");
+    common::same_shape_as_the_fixture(db, "flink/debezium-data-schema-include.txt", "dbserver1.inventory.products")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_metadata_and_flagged_writer_transactions() {
+    common::transaction_metadata_and_flagged_writer_transactions(TestDb::mysql().await).await;
 }

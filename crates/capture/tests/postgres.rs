@@ -210,3 +210,27 @@ async fn snapshot_then_stream_and_resume_after_a_crash() {
     capture.stop().await.expect("clean stop");
     drop_pg_slot(&config).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_metadata_and_flagged_writer_transactions() {
+    common::transaction_metadata_and_flagged_writer_transactions(TestDb::postgres().await).await;
+}
+
+/// The records of a snapshot of Debezium's `inventory.products` carry the same field names,
+/// types, schema names and parameters as the real Debezium PostgreSQL connector's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_have_the_shape_of_debezium_fixtures() {
+    let db = TestDb::postgres().await;
+    db.exec(&format!(
+        "CREATE TABLE {} (id INT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, description VARCHAR(512), \
+         weight DOUBLE PRECISION)",
+        db.qualified("products")
+    ))
+    .await;
+    common::same_shape_as_the_fixture(
+        db,
+        "flink/debezium-postgres-data-schema-include.txt",
+        "fullfillment.inventory.products",
+    )
+    .await;
+}

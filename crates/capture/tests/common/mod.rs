@@ -122,3 +122,102 @@ pub async fn drop_pg_slot(config: &CaptureConfig) {
     .await;
     db.exec(&format!("DROP PUBLICATION IF EXISTS \"{}\"", config.publication())).await;
 }
+
+/// With transaction metadata and `writer_transactions: flag`: the writer's transaction is
+/// written with the `dualsync.writer` header, an application's without, and each carries its
+/// `transaction` block and BEGIN/END records, as Debezium's `provide.transaction.metadata` does.
+pub async fn transaction_metadata_and_flagged_writer_transactions(db: TestDb) {
+    use rdkafka::Message as _;
+    use rdkafka::message::Headers as _;
+    for table in ["a", "b"] {
+        db.exec(&format!("CREATE TABLE {} (id INT PRIMARY KEY, name VARCHAR(50))", db.qualified(table))).await;
+    }
+    let mut config = config(&db);
+    config.transaction_metadata = true;
+    config.writer_transactions = dualsync_capture::WriterTransactions::Flag;
+    let capture = Running::start(config.clone()).await;
+    let mut writer = dualsync_writer::Writer::connect(&db.url).await.expect("writer");
+    let mut row = dualsync_envelope::Row::default();
+    row.set("id", dualsync_envelope::Value::Int(1));
+    row.set("name", dualsync_envelope::Value::Text("from the other side".into()));
+    let table = dualsync_mapping::TableName { namespace: Some(db.namespace.clone()), name: "a".into() };
+    let change = dualsync_mapping::RowChange { table, kind: dualsync_mapping::RowChangeKind::Upsert(row) };
+    writer.apply(&[change], &[]).await.expect("writer apply");
+    let (a, b) = (db.qualified("a"), db.qualified("b"));
+    db.exec(&format!("BEGIN; INSERT INTO {a} VALUES (2, 'x'); INSERT INTO {b} VALUES (1, 'y'); INSERT INTO {a} VALUES (3, 'z'); COMMIT"))
+        .await;
+    let topic_a = format!("{}.{}.a", config.prefix(), db.namespace);
+    changes(&topic_a, 3).await;
+    let records = dualsync_testkit::read_records(&topic_a, 3).await;
+    let flagged: Vec<bool> = records
+        .iter()
+        .map(|r| {
+            r.headers().is_some_and(|h| h.iter().any(|h| h.key == "dualsync.writer" && h.value == Some(&b"1"[..])))
+        })
+        .collect();
+    assert_eq!(flagged, [true, false, false], "only the writer's record is flagged");
+    let events: Vec<ChangeEvent> = records
+        .iter()
+        .map(|r| match dualsync_envelope::decode(r.key(), r.payload()).expect("decodes") {
+            Decoded::Change(c) => c,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let app = events[1].transaction.clone().expect("transaction block");
+    assert_eq!((app.total_order, app.data_collection_order), (Some(1), Some(1)));
+    let third = events[2].transaction.clone().expect("transaction block");
+    assert_eq!(
+        (third.id.as_str(), third.total_order, third.data_collection_order),
+        (app.id.as_str(), Some(3), Some(2))
+    );
+    assert_ne!(events[0].transaction.as_ref().map(|t| t.id.clone()), Some(app.id.clone()));
+    let markers = dualsync_testkit::read_records(&format!("{}.transaction", config.prefix()), 4).await;
+    let decoded: Vec<dualsync_envelope::TransactionMarker> = markers
+        .iter()
+        .map(|r| match dualsync_envelope::decode(r.key(), r.payload()).expect("decodes") {
+            Decoded::Transaction(m) => m,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let end = decoded.iter().find(|m| !m.begin && m.id == app.id).expect("the END of the application's transaction");
+    assert_eq!(end.event_count, Some(3));
+    let mut collections = end.data_collections.clone();
+    collections.sort();
+    assert_eq!(collections, [(format!("{}.a", db.namespace), 2), (format!("{}.b", db.namespace), 1)]);
+    assert!(decoded.iter().any(|m| m.begin && m.id == app.id));
+    capture.stop().await.expect("clean stop");
+    if db.kind == Kind::Postgres {
+        drop_pg_slot(&config).await;
+    }
+}
+
+/// Snapshots `products` (created by the caller like the fixture's table) after inserting the
+/// fixture's first row, and compares the record with the fixture's first line: the same schema
+/// (names differ by the topic prefix only), the same payload and source fields, the same row.
+pub async fn same_shape_as_the_fixture(db: TestDb, fixture: &str, their_topic: &str) {
+    use rdkafka::Message as _;
+    db.exec(&format!(
+        "INSERT INTO {} VALUES (101, 'scooter', 'Small 2-wheel scooter', 3.14)",
+        db.qualified("products")
+    ))
+    .await;
+    let config = config(&db);
+    let capture = Running::start(config.clone()).await;
+    let topic = format!("{}.{}.products", config.prefix(), db.namespace);
+    changes(&topic, 1).await;
+    let record = &dualsync_testkit::read_records(&topic, 1).await[0];
+    let ours: serde_json::Value = serde_json::from_slice(record.payload().unwrap()).unwrap();
+    let theirs: serde_json::Value = serde_json::from_str(&dualsync_testkit::fixture_lines(fixture)[0]).unwrap();
+    let schema = |v: &serde_json::Value, prefix: &str| {
+        v["schema"].to_string().replace(prefix, "PREFIX").replace("\"version\":1,", "")
+    };
+    assert_eq!(schema(&ours, &topic), schema(&theirs, their_topic));
+    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&ours["payload"]), keys(&theirs["payload"]));
+    assert_eq!(keys(&ours["payload"]["source"]), keys(&theirs["payload"]["source"]));
+    assert_eq!(ours["payload"]["after"], theirs["payload"]["after"], "the same row, the same values");
+    capture.stop().await.expect("clean stop");
+    if db.kind == Kind::Postgres {
+        drop_pg_slot(&config).await;
+    }
+}
