@@ -519,6 +519,24 @@ pub fn fraction(nanos: u32, digits: Option<u32>) -> String {
     if kept.is_empty() { String::new() } else { format!(".{kept}") }
 }
 
+/// A time of day or duration as both databases write it, `[-]H:MM:SS[.ffffff]` (hours
+/// unbounded), in microseconds.
+pub fn time_micros(text: &str) -> Option<i64> {
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let mut parts = text.splitn(3, ':');
+    let hours: i64 = parts.next()?.parse().ok()?;
+    let minutes: i64 = parts.next()?.parse().ok()?;
+    let seconds = parts.next()?;
+    let (whole, fraction) = seconds.split_once('.').unwrap_or((seconds, ""));
+    let whole: i64 = whole.parse().ok()?;
+    let fraction: i64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<6}")[..6].parse().ok()? };
+    let micros = ((hours * 60 + minutes) * 60 + whole) * 1_000_000 + fraction;
+    Some(if negative { -micros } else { micros })
+}
+
 /// A bit string for [`Kind::Bits`] from its big-endian bytes (as both databases store it):
 /// Debezium writes the least significant byte first.
 pub fn bits(big_endian: &[u8]) -> Json {

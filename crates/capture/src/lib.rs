@@ -68,9 +68,12 @@ impl Stats {
 }
 
 /// Runs a capture until `stop` turns true (or an error), then waits for the records sent so far
-/// to be acknowledged and stores the offset. `stats` counts as it goes.
+/// to be acknowledged and stores the offset. The preflight checks run first: problems stop it,
+/// warnings are logged. `stats` counts as it goes.
 pub async fn run(config: CaptureConfig, stop: watch::Receiver<bool>, stats: Arc<Stats>) -> Result<(), CaptureError> {
-    config.check()?;
+    for warning in preflight(&config).await? {
+        tracing::warn!("{warning}");
+    }
     if config.source.starts_with("postgres") {
         postgres::run(&config, stop, stats).await
     } else {

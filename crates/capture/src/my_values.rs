@@ -262,7 +262,7 @@ pub fn value(column: &MyColumn, kind: &Kind, value: Value, origin: Origin) -> Re
                     + i64::from(us);
                 json!(if negative { -micros } else { micros })
             }
-            Value::Bytes(ref b) => json!(time_text(&text(b)).ok_or_else(|| bad("a time", &value))?),
+            Value::Bytes(ref b) => json!(debezium::time_micros(&text(b)).ok_or_else(|| bad("a time", &value))?),
             ref v => return Err(bad("a time", v)),
         },
         Kind::Timestamp | Kind::MicroTimestamp => {
@@ -317,23 +317,6 @@ fn datetime(value: &Value) -> Option<Option<NaiveDateTime>> {
         }
         _ => None,
     }
-}
-
-/// `[-]HHH:MM:SS[.ffffff]` → microseconds.
-fn time_text(t: &str) -> Option<i64> {
-    let (negative, t) = match t.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, t),
-    };
-    let mut parts = t.splitn(3, ':');
-    let h: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let s = parts.next()?;
-    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
-    let whole: i64 = whole.parse().ok()?;
-    let us: i64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<6}")[..6].parse().ok()? };
-    let micros = (h * 3600 + m * 60 + whole) * 1_000_000 + us;
-    Some(if negative { -micros } else { micros })
 }
 
 /// A value as text, for storing the last snapshot key and binding it again.

@@ -259,9 +259,6 @@ pub(crate) async fn run(
     mut stop: watch::Receiver<bool>,
     stats: Arc<crate::Stats>,
 ) -> Result<(), CaptureError> {
-    for warning in preflight(config).await? {
-        tracing::warn!("{warning}");
-    }
     let conn = connect(config).await?;
     let mut catalog = Catalog { conn, tables: HashMap::new(), config: config.clone() };
     let (mut sink, stored) = Sink::connect(config, stats).await?;

@@ -104,12 +104,12 @@ pub fn value(kind: &Kind, text: &str) -> Result<Json, String> {
             "-infinity" => json!(i32::MIN),
             _ => debezium::date(date(text).ok_or_else(|| bad("a date"))?),
         },
-        Kind::Time => json!(time_micros(text).ok_or_else(|| bad("a time"))? / 1000),
-        Kind::MicroTime => json!(time_micros(text).ok_or_else(|| bad("a time"))?),
+        Kind::Time => json!(debezium::time_micros(text).ok_or_else(|| bad("a time"))? / 1000),
+        Kind::MicroTime => json!(debezium::time_micros(text).ok_or_else(|| bad("a time"))?),
         Kind::ZonedTime => {
             let split = text.rfind(['+', '-']).ok_or_else(|| bad("a time with offset"))?;
             let (time, offset) = text.split_at(split);
-            let micros = time_micros(time).ok_or_else(|| bad("a time with offset"))?;
+            let micros = debezium::time_micros(time).ok_or_else(|| bad("a time with offset"))?;
             let offset_secs = offset_seconds(offset).ok_or_else(|| bad("a time with offset"))?;
             let utc = (micros - offset_secs * 1_000_000).rem_euclid(86_400_000_000);
             let t = NaiveTime::from_num_seconds_from_midnight_opt(
@@ -172,18 +172,6 @@ fn date(text: &str) -> Option<NaiveDate> {
 }
 
 use chrono::Datelike as _;
-
-fn time_micros(text: &str) -> Option<i64> {
-    let mut parts = text.splitn(3, ':');
-    let hours: i64 = parts.next()?.parse().ok()?;
-    let minutes: i64 = parts.next()?.parse().ok()?;
-    let seconds = parts.next()?;
-    let (whole, fraction) = seconds.split_once('.').unwrap_or((seconds, ""));
-    let whole: i64 = whole.parse().ok()?;
-    let micros: i64 = if fraction.is_empty() { 0 } else { format!("{fraction:0<6}")[..6].parse().ok()? };
-    Some(((hours * 60 + minutes) * 60 + whole) * 1_000_000 + micros)
-}
-
 /// `+HH`, `+HH:MM` or `+HH:MM:SS`.
 fn offset_seconds(text: &str) -> Option<i64> {
     let sign = if text.starts_with('-') { -1 } else { 1 };

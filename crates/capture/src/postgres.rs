@@ -314,9 +314,6 @@ pub(crate) async fn run(
     mut stop: watch::Receiver<bool>,
     stats: Arc<crate::Stats>,
 ) -> Result<(), CaptureError> {
-    for warning in preflight(config).await? {
-        tracing::warn!("{warning}");
-    }
     let mut catalog = Catalog::connect(config).await?;
     let tables = catalog.tables().await?;
     ensure_publication(&mut catalog, &tables).await?;

@@ -7,13 +7,9 @@ use std::str::FromStr;
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate};
-use common::{Running, changes, config};
+use common::{Running, changes, config, get};
 use dualsync_envelope::{Op, Value};
 use dualsync_testkit::TestDb;
-
-fn get<'a>(row: &'a dualsync_envelope::Row, name: &str) -> &'a Value {
-    row.get(name).unwrap_or_else(|| panic!("no column {name} in {row:?}"))
-}
 
 fn dec(text: &str) -> Value {
     Value::Decimal(BigDecimal::from_str(text).unwrap())
@@ -110,79 +106,6 @@ async fn every_common_type_arrives_exactly_as_written() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_writers_transactions_are_dropped_and_the_applications_kept() {
-    let db = TestDb::mysql().await;
-    let t = db.qualified("items");
-    db.exec(&format!("CREATE TABLE {t} (id INT PRIMARY KEY, name VARCHAR(50))")).await;
-    let config = config(&db);
-    let capture = Running::start(config.clone()).await;
-    let mut writer = dualsync_writer::Writer::connect(&db.url).await.expect("writer");
-    let table = dualsync_mapping::TableName { namespace: Some(db.namespace.clone()), name: "items".into() };
-    let mut row = dualsync_envelope::Row::default();
-    row.set("id", Value::Int(1));
-    row.set("name", Value::Text("from the other side".into()));
-    let upsert = dualsync_mapping::RowChange {
-        table: table.clone(),
-        kind: dualsync_mapping::RowChangeKind::Upsert(row.clone()),
-    };
-    writer.apply(std::slice::from_ref(&upsert), &[]).await.expect("writer apply");
-    // A delete by the writer: no before-image flag could filter it, the marker does.
-    let delete = dualsync_mapping::RowChange { table, kind: dualsync_mapping::RowChangeKind::Delete(row) };
-    writer.apply(&[delete], &[]).await.expect("writer delete");
-    db.exec(&format!("INSERT INTO {t} VALUES (2, 'local edit')")).await;
-    let topic = format!("{}.{}.items", config.prefix(), db.namespace);
-    let events = changes(&topic, 1).await;
-    assert_eq!(get(events[0].as_ref().unwrap().after.as_ref().unwrap(), "id"), &Value::Int(2));
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    assert_eq!(common::high_watermark(&topic), 1, "only the application's change is captured");
-    capture.stop().await.expect("clean stop");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn snapshot_then_stream_and_resume_after_a_crash() {
-    let db = TestDb::mysql().await;
-    let t = db.qualified("big");
-    db.exec(&format!("CREATE TABLE {t} (id INT PRIMARY KEY, v INT)")).await;
-    db.exec(&format!("INSERT INTO {t} SELECT seq, seq FROM seq_1_to_2500")).await;
-    let mut config = config(&db);
-    config.snapshot_chunk_rows = 1000;
-    let capture = Running::start(config.clone()).await;
-    let topic = format!("{}.{}.big", config.prefix(), db.namespace);
-    let snapshot = changes(&topic, 2500).await;
-    assert!(snapshot.iter().all(|e| e.as_ref().unwrap().op == Op::Read));
-    let ids: Vec<&Value> = snapshot.iter().map(|e| get(e.as_ref().unwrap().after.as_ref().unwrap(), "id")).collect();
-    assert_eq!((ids[0], ids[999], ids[2499]), (&Value::Int(1), &Value::Int(1000), &Value::Int(2500)));
-    db.exec(&format!("UPDATE {t} SET v = -v WHERE id <= 10")).await;
-    let _ = changes(&topic, 2510).await;
-    // Killed mid-stream; changes made while it is down arrive after the restart.
-    capture.abort();
-    db.exec(&format!("UPDATE {t} SET v = 0 WHERE id BETWEEN 11 AND 20")).await;
-    db.exec(&format!("DELETE FROM {t} WHERE id = 21")).await;
-    let capture = Running::start(config.clone()).await;
-    let all = changes(&topic, 2520).await;
-    let tail: Vec<(Op, i64)> = all[2500..]
-        .iter()
-        .flatten()
-        .map(|e| {
-            let row = e.after.as_ref().or(e.before.as_ref()).unwrap();
-            let Value::Int(id) = get(row, "id") else { panic!() };
-            (e.op, *id)
-        })
-        .collect();
-    for id in 11..=20 {
-        assert!(tail.contains(&(Op::Update, id)), "update of {id} after the restart is missing: {tail:?}");
-    }
-    // In commit order per key: every update before the delete that follows it.
-    let positions: Vec<usize> = (11..=20).map(|id| tail.iter().position(|e| *e == (Op::Update, id)).unwrap()).collect();
-    assert!(positions.windows(2).all(|w| w[0] < w[1]), "updates out of order: {tail:?}");
-    let _ = changes(&topic, 2522).await;
-    assert!(all[..2500].iter().all(|e| e.as_ref().unwrap().op == Op::Read), "the snapshot is not read again");
-    capture.stop().await.expect("clean stop");
-}
-
-/// The records of a snapshot of Debezium's `inventory.products` carry the same field names,
-/// types, schema names and parameters as the real Debezium MySQL connector's.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_have_the_shape_of_debezium_fixtures() {
     let db = TestDb::mysql().await;
     db.exec(&format!(
@@ -198,4 +121,14 @@ async fn records_have_the_shape_of_debezium_fixtures() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transaction_metadata_and_flagged_writer_transactions() {
     common::transaction_metadata_and_flagged_writer_transactions(TestDb::mysql().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writers_transactions_are_dropped_and_the_applications_kept() {
+    common::writer_transactions_are_dropped(TestDb::mysql().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_then_stream_and_resume_after_a_crash() {
+    common::snapshot_then_stream_and_resume(TestDb::mysql().await, "SELECT seq, seq FROM seq_1_to_2500").await;
 }

@@ -6,14 +6,10 @@ use std::str::FromStr;
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
-use common::{Running, changes, config, drop_pg_slot};
+use common::{Running, changes, config, drop_pg_slot, get};
 use dualsync_capture::IntervalMode;
 use dualsync_envelope::{Interval, Op, Value};
 use dualsync_testkit::TestDb;
-
-fn get<'a>(row: &'a dualsync_envelope::Row, name: &str) -> &'a Value {
-    row.get(name).unwrap_or_else(|| panic!("no column {name} in {row:?}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_common_type_arrives_exactly_as_written() {
@@ -144,74 +140,6 @@ async fn unchanged_toast_truncate_and_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_writers_transactions_are_dropped_and_the_applications_kept() {
-    let db = TestDb::postgres().await;
-    let t = db.qualified("items");
-    db.exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, name text)")).await;
-    let config = config(&db);
-    let capture = Running::start(config.clone()).await;
-    // The writer's transaction: its checkpoint first, then its rows (as dualsync_writer does).
-    let mut writer = dualsync_writer::Writer::connect(&db.url).await.expect("writer");
-    let table = dualsync_mapping::TableName { namespace: Some(db.namespace.clone()), name: "items".into() };
-    let mut row = dualsync_envelope::Row::default();
-    row.set("id", Value::Int(1));
-    row.set("name", Value::Text("from the other side".into()));
-    let change = dualsync_mapping::RowChange { table, kind: dualsync_mapping::RowChangeKind::Upsert(row) };
-    writer.apply(std::slice::from_ref(&change), &[]).await.expect("writer apply");
-    // An application's transaction, concurrent with nothing but after the writer's.
-    db.exec(&format!("INSERT INTO {t} VALUES (2, 'local edit')")).await;
-    let topic = format!("{}.{}.items", config.prefix(), db.namespace);
-    let events = changes(&topic, 1).await;
-    assert_eq!(get(events[0].as_ref().unwrap().after.as_ref().unwrap(), "id"), &Value::Int(2));
-    // Nothing else arrived: the writer's row never reached the topic.
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    assert_eq!(common::high_watermark(&topic), 1, "only the application's change is captured");
-    capture.stop().await.expect("clean stop");
-    drop_pg_slot(&config).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn snapshot_then_stream_and_resume_after_a_crash() {
-    let db = TestDb::postgres().await;
-    let t = db.qualified("big");
-    db.exec(&format!("CREATE TABLE {t} (id int PRIMARY KEY, v int)")).await;
-    db.exec(&format!("INSERT INTO {t} SELECT g, g FROM generate_series(1, 2500) g")).await;
-    let mut config = config(&db);
-    config.snapshot_chunk_rows = 1000;
-    let capture = Running::start(config.clone()).await;
-    let topic = format!("{}.{}.big", config.prefix(), db.namespace);
-    let snapshot = changes(&topic, 2500).await;
-    assert!(snapshot.iter().all(|e| e.as_ref().unwrap().op == Op::Read));
-    let ids: Vec<&Value> = snapshot.iter().map(|e| get(e.as_ref().unwrap().after.as_ref().unwrap(), "id")).collect();
-    assert_eq!(ids.first(), Some(&&Value::Int(1)));
-    assert_eq!(ids.last(), Some(&&Value::Int(2500)));
-    db.exec(&format!("UPDATE {t} SET v = -v WHERE id <= 10")).await;
-    let _ = changes(&topic, 2510).await;
-    capture.wait_for_offsets(2).await;
-    // Killed: no clean stop. Changes made while it is down arrive after the restart.
-    capture.abort();
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    db.exec(&format!("UPDATE {t} SET v = 0 WHERE id BETWEEN 11 AND 20")).await;
-    let capture = Running::start(config.clone()).await;
-    let all = changes(&topic, 2520).await;
-    let tail: Vec<(Op, i64)> = all[2500..]
-        .iter()
-        .map(|e| {
-            let e = e.as_ref().unwrap();
-            let Value::Int(id) = get(e.after.as_ref().unwrap(), "id") else { panic!() };
-            (e.op, *id)
-        })
-        .collect();
-    // At least once: the first ten updates may arrive twice, the last ten must all arrive.
-    for id in 11..=20 {
-        assert!(tail.contains(&(Op::Update, id)), "update of {id} after the restart is missing: {tail:?}");
-    }
-    assert!(all[..2500].iter().all(|e| e.as_ref().unwrap().op == Op::Read), "the snapshot is not read again");
-    capture.stop().await.expect("clean stop");
-    drop_pg_slot(&config).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transaction_metadata_and_flagged_writer_transactions() {
     common::transaction_metadata_and_flagged_writer_transactions(TestDb::postgres().await).await;
 }
@@ -233,4 +161,15 @@ async fn records_have_the_shape_of_debezium_fixtures() {
         "fullfillment.inventory.products",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writers_transactions_are_dropped_and_the_applications_kept() {
+    common::writer_transactions_are_dropped(TestDb::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_then_stream_and_resume_after_a_crash() {
+    common::snapshot_then_stream_and_resume(TestDb::postgres().await, "SELECT g, g FROM generate_series(1, 2500) g")
+        .await;
 }

@@ -221,3 +221,89 @@ pub async fn same_shape_as_the_fixture(db: TestDb, fixture: &str, their_topic: &
         drop_pg_slot(&config).await;
     }
 }
+
+/// Stops `capture` and, for PostgreSQL, drops its slot and publication.
+pub async fn finish(capture: Running, db: &TestDb) {
+    let config = capture.config.clone();
+    capture.stop().await.expect("clean stop");
+    if db.kind == Kind::Postgres {
+        drop_pg_slot(&config).await;
+    }
+}
+
+/// The value of column `name` of `row`.
+pub fn get<'a>(row: &'a dualsync_envelope::Row, name: &str) -> &'a dualsync_envelope::Value {
+    row.get(name).unwrap_or_else(|| panic!("no column {name} in {row:?}"))
+}
+
+/// The dualsync writer's transactions (an upsert, then a delete, which no before-image flag could
+/// filter) produce no records; an application's transaction after them does.
+pub async fn writer_transactions_are_dropped(db: TestDb) {
+    use dualsync_envelope::Value;
+    let t = db.qualified("items");
+    db.exec(&format!("CREATE TABLE {t} (id INT PRIMARY KEY, name VARCHAR(50))")).await;
+    let config = config(&db);
+    let capture = Running::start(config.clone()).await;
+    let mut writer = dualsync_writer::Writer::connect(&db.url).await.expect("writer");
+    let table = dualsync_mapping::TableName { namespace: Some(db.namespace.clone()), name: "items".into() };
+    let mut row = dualsync_envelope::Row::default();
+    row.set("id", Value::Int(1));
+    row.set("name", Value::Text("from the other side".into()));
+    let upsert = dualsync_mapping::RowChange {
+        table: table.clone(),
+        kind: dualsync_mapping::RowChangeKind::Upsert(row.clone()),
+    };
+    writer.apply(std::slice::from_ref(&upsert), &[]).await.expect("writer apply");
+    let delete = dualsync_mapping::RowChange { table, kind: dualsync_mapping::RowChangeKind::Delete(row) };
+    writer.apply(&[delete], &[]).await.expect("writer delete");
+    db.exec(&format!("INSERT INTO {t} VALUES (2, 'local edit')")).await;
+    let topic = format!("{}.{}.items", config.prefix(), db.namespace);
+    let events = changes(&topic, 1).await;
+    assert_eq!(get(events[0].as_ref().unwrap().after.as_ref().unwrap(), "id"), &Value::Int(2));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(high_watermark(&topic), 1, "only the application's change is captured");
+    finish(capture, &db).await;
+}
+
+/// A snapshot in chunks (2,500 rows from `fill`, chunks of 1,000), then streaming; the capture is
+/// killed, changes are made while it is down, and after the restart every one of them arrives,
+/// in commit order, and the snapshot is not read again.
+pub async fn snapshot_then_stream_and_resume(db: TestDb, fill: &str) {
+    use dualsync_envelope::{Op, Value};
+    let t = db.qualified("big");
+    db.exec(&format!("CREATE TABLE {t} (id INT PRIMARY KEY, v INT)")).await;
+    db.exec(&format!("INSERT INTO {t} {fill}")).await;
+    let mut config = config(&db);
+    config.snapshot_chunk_rows = 1000;
+    let capture = Running::start(config.clone()).await;
+    let topic = format!("{}.{}.big", config.prefix(), db.namespace);
+    let snapshot = changes(&topic, 2500).await;
+    assert!(snapshot.iter().all(|e| e.as_ref().unwrap().op == Op::Read));
+    let ids: Vec<&Value> = snapshot.iter().map(|e| get(e.as_ref().unwrap().after.as_ref().unwrap(), "id")).collect();
+    assert_eq!((ids[0], ids[999], ids[2499]), (&Value::Int(1), &Value::Int(1000), &Value::Int(2500)));
+    db.exec(&format!("UPDATE {t} SET v = -v WHERE id <= 10")).await;
+    let _ = changes(&topic, 2510).await;
+    // Killed mid-stream; changes made while it is down arrive after the restart.
+    capture.abort();
+    db.exec(&format!("UPDATE {t} SET v = 0 WHERE id BETWEEN 11 AND 20")).await;
+    db.exec(&format!("DELETE FROM {t} WHERE id = 21")).await;
+    let capture = Running::start(config.clone()).await;
+    let all = changes(&topic, 2520).await;
+    let tail: Vec<(Op, i64)> = all[2500..]
+        .iter()
+        .flatten()
+        .map(|e| {
+            let row = e.after.as_ref().or(e.before.as_ref()).unwrap();
+            let Value::Int(id) = get(row, "id") else { panic!() };
+            (e.op, *id)
+        })
+        .collect();
+    for id in 11..=20 {
+        assert!(tail.contains(&(Op::Update, id)), "update of {id} after the restart is missing: {tail:?}");
+    }
+    let positions: Vec<usize> = (11..=20).map(|id| tail.iter().position(|e| *e == (Op::Update, id)).unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "updates out of commit order: {tail:?}");
+    let _ = changes(&topic, 2522).await;
+    assert!(all[..2500].iter().all(|e| e.as_ref().unwrap().op == Op::Read), "the snapshot is not read again");
+    finish(capture, &db).await;
+}
