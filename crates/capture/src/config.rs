@@ -267,6 +267,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configurations_load() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../debezium");
+        for file in ["capture-legacy-mysql.yaml", "capture-revamp-postgres.yaml"] {
+            let config = CaptureConfig::load(&dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(config.captures("inventory", "products"), "{file}");
+        }
+        let typo = serde_yaml::from_str::<CaptureConfig>("{name: a, source: 'mysql://h/', kafka: k, snapshots: never}");
+        assert!(typo.unwrap_err().to_string().contains("unknown field `snapshots`"));
+    }
+
+    #[test]
     fn bad_settings_are_refused_with_the_reason() {
         let mut config = CaptureConfig::new("c", "mysql://u:p@h/", "k");
         config.include = vec!["orders".into()];

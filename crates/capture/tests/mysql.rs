@@ -132,3 +132,8 @@ async fn the_writers_transactions_are_dropped_and_the_applications_kept() {
 async fn snapshot_then_stream_and_resume_after_a_crash() {
     common::snapshot_then_stream_and_resume(TestDb::mysql().await, "SELECT seq, seq FROM seq_1_to_2500").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_resumes_after_a_crash() {
+    common::snapshot_resumes_after_a_crash(TestDb::mysql().await, "SELECT seq, seq FROM seq_1_to_2500").await;
+}

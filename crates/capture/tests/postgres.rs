@@ -173,3 +173,9 @@ async fn snapshot_then_stream_and_resume_after_a_crash() {
     common::snapshot_then_stream_and_resume(TestDb::postgres().await, "SELECT g, g FROM generate_series(1, 2500) g")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_resumes_after_a_crash() {
+    common::snapshot_resumes_after_a_crash(TestDb::postgres().await, "SELECT g, g FROM generate_series(1, 2500) g")
+        .await;
+}

@@ -151,3 +151,49 @@ async fn mariadb_capture_killed_mid_stream_loses_nothing() {
 async fn postgres_capture_killed_mid_stream_loses_nothing() {
     killed_mid_stream_loses_nothing(Kind::Postgres).await;
 }
+
+/// `--check` runs only the preflight checks: it passes on a table it can capture, and names the
+/// problem when the configuration captures nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_problems_with_what_to_do() {
+    for kind in [Kind::MySql, Kind::Postgres] {
+        let db = TestDb::new(kind).await;
+        db.exec(&format!("CREATE TABLE {} (id INT PRIMARY KEY)", db.qualified("t"))).await;
+        let source = match kind {
+            Kind::MySql => dualsync_testkit::mysql_url(),
+            Kind::Postgres => dualsync_testkit::pg_url(),
+        };
+        let dir = std::env::temp_dir().join(unique("capture"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("capture.yaml");
+        let run = |include: &str| {
+            std::fs::write(
+                &config,
+                format!(
+                    "name: {}\nsource: {source}\nkafka: {}\ninclude: [\"{include}\"]\n",
+                    unique("check"),
+                    dualsync_testkit::kafka_brokers()
+                ),
+            )
+            .unwrap();
+            Command::new(env!("CARGO_BIN_EXE_dualsync"))
+                .args(["capture", "--check", "--config"])
+                .arg(&config)
+                .output()
+                .expect("run dualsync capture --check")
+        };
+        let passed = run(&format!("{}.*", db.namespace));
+        let stdout = String::from_utf8_lossy(&passed.stdout);
+        assert!(passed.status.success(), "{kind:?}: {}", String::from_utf8_lossy(&passed.stderr));
+        assert!(stdout.contains("preflight passed"), "{stdout}");
+        if kind == Kind::Postgres {
+            // The table has the default replica identity: updates would carry no before-image.
+            assert!(stdout.contains("REPLICA IDENTITY DEFAULT"), "{stdout}");
+        }
+        assert!(!stdout.contains(":dualsync@"), "the password is never printed: {stdout}");
+        let failed = run("no_such_namespace.*");
+        let stderr = String::from_utf8_lossy(&failed.stderr);
+        assert!(!failed.status.success());
+        assert!(stderr.contains("include: no table matches"), "{kind:?}: {stderr}");
+    }
+}
