@@ -137,3 +137,8 @@ async fn snapshot_then_stream_and_resume_after_a_crash() {
 async fn snapshot_resumes_after_a_crash() {
     common::snapshot_resumes_after_a_crash(TestDb::mysql().await, "SELECT seq, seq FROM seq_1_to_2500").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_change_is_picked_up() {
+    common::a_schema_change_is_picked_up(TestDb::mysql().await).await;
+}

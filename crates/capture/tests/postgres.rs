@@ -179,3 +179,8 @@ async fn snapshot_resumes_after_a_crash() {
     common::snapshot_resumes_after_a_crash(TestDb::postgres().await, "SELECT g, g FROM generate_series(1, 2500) g")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_change_is_picked_up() {
+    common::a_schema_change_is_picked_up(TestDb::postgres().await).await;
+}

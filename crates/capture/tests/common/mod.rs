@@ -363,3 +363,24 @@ pub async fn snapshot_resumes_after_a_crash(db: TestDb, fill: &str) {
     assert_eq!(read, (1..=2500).collect::<Vec<_>>(), "every row was snapshotted");
     finish(capture, &db).await;
 }
+
+/// A column added while the capture streams shows up in the next change, with the right value
+/// (MySQL: the table is described again after the ALTER in the binlog; PostgreSQL: from the
+/// relation message that follows a schema change).
+pub async fn a_schema_change_is_picked_up(db: TestDb) {
+    use dualsync_envelope::Value;
+    let t = db.qualified("evolving");
+    db.exec(&format!("CREATE TABLE {t} (id INT PRIMARY KEY, name VARCHAR(20))")).await;
+    let config = config(&db);
+    let capture = Running::start(config.clone()).await;
+    db.exec(&format!("INSERT INTO {t} VALUES (1, 'before')")).await;
+    db.exec(&format!("ALTER TABLE {t} ADD COLUMN qty INT")).await;
+    db.exec(&format!("INSERT INTO {t} VALUES (2, 'after', 7)")).await;
+    let topic = format!("{}.{}.evolving", config.prefix(), db.namespace);
+    let events = changes(&topic, 2).await;
+    let first = events[0].as_ref().unwrap().after.as_ref().unwrap();
+    assert!(first.get("qty").is_none(), "the first change predates the column: {first:?}");
+    let second = events[1].as_ref().unwrap().after.as_ref().unwrap();
+    assert_eq!((get(second, "id"), get(second, "qty")), (&Value::Int(2), &Value::Int(7)));
+    finish(capture, &db).await;
+}
