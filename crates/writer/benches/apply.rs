@@ -7,7 +7,8 @@
 //! per batch, as the consumer applies them. The ceiling is PostgreSQL `COPY` / the largest
 //! multi-row MariaDB `INSERT` of the same rows in one transaction; the naive applier writes one
 //! single-row upsert per event, each in its own transaction, over `BENCH_NAIVE_ROWS` (default
-//! 10000) rows. The same inserts and updates run once more into a table with a conflict rule
+//! 10000) rows. Like every writer transaction, each of the naive applier's also writes the
+//! marker row change capture recognises, so its per-event cost includes that second statement. The same inserts and updates run once more into a table with a conflict rule
 //! (version column) and hard deletes, which adds the weighing query per batch (decision counts and
 //! the tombstone check), to show its cost.
 
