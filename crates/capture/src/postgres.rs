@@ -363,6 +363,7 @@ pub(crate) async fn run(
         parser: LogicalReplicationParser::with_protocol_version(1),
         relations: HashMap::new(),
         markers: HashSet::new(),
+        last_position: 0,
         tx: None,
         database: catalog.database.clone(),
     };
@@ -378,6 +379,14 @@ pub(crate) async fn run(
                 }
             }
             event = client.recv() => match event {
+                // Idle, with everything sent acknowledged: confirm the server's position, so the
+                // slot keeps no WAL for changes (of other databases or tables) it never sends.
+                Ok(Some(ReplicationEvent::KeepAlive { wal_end, .. }))
+                    if stream.tx.is_none()
+                        && acked.borrow().as_ref().and_then(|o| o["lsn"].as_u64()).unwrap_or(0) >= stream.last_position =>
+                {
+                    client.update_applied_lsn(wal_end);
+                }
                 Ok(Some(event)) => {
                     if let Err(e) = stream.handle(event, &mut catalog, &mut sink, &progress).await {
                         break Err(e);
@@ -415,6 +424,8 @@ struct Stream<'a> {
     relations: HashMap<u32, Option<Arc<Table>>>,
     /// Relation ids of `dualsync_checkpoints` tables.
     markers: HashSet<u32>,
+    /// The last position handed to the sink (a commit's end).
+    last_position: u64,
     tx: Option<Transaction>,
     database: String,
 }
@@ -446,6 +457,7 @@ impl Stream<'_> {
                     sink.send(vec![end], tx.writer == Some(true)).await?;
                 }
                 sink.position(offset(progress, json!(end_lsn.0))).await?;
+                self.last_position = end_lsn.0;
             }
             ReplicationEvent::Message { lsn, prefix, content, transactional } => {
                 if transactional
@@ -470,6 +482,12 @@ impl Stream<'_> {
                     false,
                 )
                 .await?;
+                if !transactional {
+                    // Not part of a transaction: its own position, so an idle acknowledgement
+                    // never passes it before the broker has it.
+                    sink.position(offset(progress, json!(lsn.0))).await?;
+                    self.last_position = self.last_position.max(lsn.0);
+                }
             }
             ReplicationEvent::XLogData { wal_start, data, .. } => {
                 let message = self

@@ -184,3 +184,35 @@ async fn snapshot_resumes_after_a_crash() {
 async fn a_schema_change_is_picked_up() {
     common::a_schema_change_is_picked_up(TestDb::postgres().await).await;
 }
+
+/// While the captured tables are idle, the slot still moves on past changes it never sends
+/// (here, another table's), so it does not keep the server's WAL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_slot_keeps_no_wal() {
+    let db = TestDb::postgres().await;
+    db.exec(&format!("CREATE TABLE {} (id INT PRIMARY KEY)", db.qualified("captured"))).await;
+    let config = config(&db);
+    let capture = Running::start(config.clone()).await;
+    let other = TestDb::postgres().await;
+    other.exec(&format!("CREATE TABLE {} (id INT PRIMARY KEY)", other.qualified("busy"))).await;
+    other.exec(&format!("INSERT INTO {} SELECT generate_series(1, 1000)", other.qualified("busy"))).await;
+    let target = &db.rows("SELECT pg_current_wal_lsn()::text").await[0][0];
+    let target = target.clone().unwrap();
+    let slot = config.slot();
+    // The server reports its position in keepalives (also for the transactions it skips).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let passed = db
+            .rows(&format!(
+                "SELECT (confirmed_flush_lsn >= '{target}'::pg_lsn)::text FROM pg_replication_slots WHERE slot_name = '{slot}'"
+            ))
+            .await;
+        if passed[0][0].as_deref() == Some("true") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the slot stayed behind {target}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    capture.stop().await.expect("clean stop");
+    drop_pg_slot(&config).await;
+}
