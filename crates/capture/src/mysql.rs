@@ -303,7 +303,7 @@ pub(crate) async fn run(
         };
         let event = match event {
             Some(Ok(event)) => event,
-            Some(Err(e)) => break Err(CaptureError::source("reading the binlog", e)),
+            Some(Err(e)) => break Err(binlog_error(&position, e)),
             None => break Err(CaptureError::Source("the server ended the binlog stream".into())),
         };
         let header = event.header();
@@ -452,6 +452,21 @@ pub(crate) async fn run(
     let closed = sink.close().await;
     let _ = stream.close().await;
     result.and(closed)
+}
+
+/// A failed binlog read, with what to do when the stored position no longer exists.
+fn binlog_error(position: &Position, error: mysql_async::Error) -> CaptureError {
+    let text = error.to_string();
+    let hint = if text.contains("first log file") || text.contains("purged") || text.contains("exceeds") {
+        format!(
+            " (the binlog at {}:{} is gone, purged or rotated away while the capture was stopped: keep binlogs longer \
+             (binlog_expire_logs_seconds), and take a new snapshot by giving the capture a new name or deleting its offsets)",
+            position.file, position.pos
+        )
+    } else {
+        String::new()
+    };
+    CaptureError::Source(format!("reading the binlog at {}:{}: {text}{hint}", position.file, position.pos))
 }
 
 /// The transaction being read.

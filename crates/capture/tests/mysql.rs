@@ -142,3 +142,20 @@ async fn snapshot_resumes_after_a_crash() {
 async fn a_schema_change_is_picked_up() {
     common::a_schema_change_is_picked_up(TestDb::mysql().await).await;
 }
+
+/// A stored position whose binlog no longer exists stops the capture with what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purged_binlog_position_says_what_to_do() {
+    let db = TestDb::mysql().await;
+    db.exec(&format!("CREATE TABLE {} (id INT PRIMARY KEY)", db.qualified("t"))).await;
+    let config = config(&db);
+    let offsets = config.offsets_topic();
+    dualsync_testkit::create_topic(&offsets, 1).await;
+    let stored = r#"{"snapshot":{"done":true},"file":"mariadb-bin.999999","pos":4,"gtid":null}"#;
+    dualsync_testkit::produce(&offsets, &[(Some(config.name.clone().into_bytes()), Some(stored.as_bytes().to_vec()))])
+        .await;
+    let capture = Running::start(config).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let error = capture.stop().await.expect_err("the capture cannot start from a missing binlog").to_string();
+    assert!(error.contains("mariadb-bin.999999:4") && error.contains("new snapshot"), "{error}");
+}
