@@ -237,7 +237,8 @@ pub fn get<'a>(row: &'a dualsync_envelope::Row, name: &str) -> &'a dualsync_enve
 }
 
 /// The dualsync writer's transactions (an upsert, then a delete, which no before-image flag could
-/// filter) produce no records; an application's transaction after them does.
+/// filter) produce no records; an application's transaction on the same table, running at the
+/// same time, does.
 pub async fn writer_transactions_are_dropped(db: TestDb) {
     use dualsync_envelope::Value;
     let t = db.qualified("items");
@@ -253,10 +254,13 @@ pub async fn writer_transactions_are_dropped(db: TestDb) {
         table: table.clone(),
         kind: dualsync_mapping::RowChangeKind::Upsert(row.clone()),
     };
+    // An application's transaction on the same table, open while the writer's transactions run,
+    // committed after them.
+    let application = Application::begin(&db, &format!("INSERT INTO {t} VALUES (2, 'local edit')")).await;
     writer.apply(std::slice::from_ref(&upsert), &[]).await.expect("writer apply");
     let delete = dualsync_mapping::RowChange { table, kind: dualsync_mapping::RowChangeKind::Delete(row) };
     writer.apply(&[delete], &[]).await.expect("writer delete");
-    db.exec(&format!("INSERT INTO {t} VALUES (2, 'local edit')")).await;
+    application.commit().await;
     let topic = format!("{}.{}.items", config.prefix(), db.namespace);
     let events = changes(&topic, 1).await;
     assert_eq!(get(events[0].as_ref().unwrap().after.as_ref().unwrap(), "id"), &Value::Int(2));
@@ -383,4 +387,39 @@ pub async fn a_schema_change_is_picked_up(db: TestDb) {
     let second = events[1].as_ref().unwrap().after.as_ref().unwrap();
     assert_eq!((get(second, "id"), get(second, "qty")), (&Value::Int(2), &Value::Int(7)));
     finish(capture, &db).await;
+}
+
+/// An application transaction held open on its own connection.
+pub enum Application {
+    MySql(sqlx::MySqlConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl Application {
+    /// Begins a transaction on a new connection to `db` and runs `sql` in it.
+    pub async fn begin(db: &TestDb, sql: &str) -> Application {
+        use sqlx::Connection as _;
+        let sql = sqlx::AssertSqlSafe(format!("BEGIN; {sql}"));
+        match db.kind {
+            Kind::MySql => {
+                let mut conn = sqlx::MySqlConnection::connect(&db.url).await.expect("connect");
+                sqlx::raw_sql(sql).execute(&mut conn).await.expect("application statement");
+                Application::MySql(conn)
+            }
+            Kind::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+                sqlx::raw_sql(sql).execute(&mut conn).await.expect("application statement");
+                Application::Postgres(conn)
+            }
+        }
+    }
+
+    /// Commits it.
+    pub async fn commit(self) {
+        match self {
+            Application::MySql(mut conn) => sqlx::raw_sql("COMMIT").execute(&mut conn).await.map(drop),
+            Application::Postgres(mut conn) => sqlx::raw_sql("COMMIT").execute(&mut conn).await.map(drop),
+        }
+        .expect("commit");
+    }
 }
