@@ -34,10 +34,7 @@ struct Capture {
 }
 
 async fn start(db: &TestDb) -> Capture {
-    let source = match db.kind {
-        Kind::MySql => dualsync_testkit::mysql_url(),
-        Kind::Postgres => dualsync_testkit::pg_url(),
-    };
+    let source = dualsync_testkit::server_url(db.kind);
     let mut config = CaptureConfig::new(&unique("bench"), &source, &dualsync_testkit::kafka_brokers());
     config.include = vec![format!("{}.*", db.namespace)];
     config.snapshot = SnapshotMode::Never;

@@ -34,10 +34,7 @@ async fn killed_mid_stream_loses_nothing(kind: Kind) {
         db.exec(&format!("ALTER TABLE {table} REPLICA IDENTITY FULL")).await;
     }
     let name = unique("cap");
-    let source = match kind {
-        Kind::MySql => dualsync_testkit::mysql_url(),
-        Kind::Postgres => dualsync_testkit::pg_url(),
-    };
+    let source = dualsync_testkit::server_url(kind);
     let dir = std::env::temp_dir().join(unique("capture"));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("capture.yaml");
@@ -159,10 +156,7 @@ async fn check_reports_problems_with_what_to_do() {
     for kind in [Kind::MySql, Kind::Postgres] {
         let db = TestDb::new(kind).await;
         db.exec(&format!("CREATE TABLE {} (id INT PRIMARY KEY)", db.qualified("t"))).await;
-        let source = match kind {
-            Kind::MySql => dualsync_testkit::mysql_url(),
-            Kind::Postgres => dualsync_testkit::pg_url(),
-        };
+        let source = dualsync_testkit::server_url(kind);
         let dir = std::env::temp_dir().join(unique("capture"));
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("capture.yaml");

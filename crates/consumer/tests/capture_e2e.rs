@@ -13,10 +13,7 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 
 fn capture(db: &TestDb) -> CaptureConfig {
-    let source = match db.kind {
-        Kind::MySql => dualsync_testkit::mysql_url(),
-        Kind::Postgres => dualsync_testkit::pg_url(),
-    };
+    let source = dualsync_testkit::server_url(db.kind);
     let mut config = CaptureConfig::new(&dualsync_testkit::unique("cap"), &source, &dualsync_testkit::kafka_brokers());
     config.include = vec![format!("{}.*", db.namespace)];
     config.snapshot = dualsync_capture::SnapshotMode::Never;

@@ -35,6 +35,15 @@ pub fn pg_url() -> String {
     setting("DUALSYNC_TEST_PG_URL")
 }
 
+/// The test server URL of `kind` (without a database of the test's own): [`mysql_url`] or
+/// [`pg_url`].
+pub fn server_url(kind: Kind) -> String {
+    match kind {
+        Kind::MySql => mysql_url(),
+        Kind::Postgres => pg_url(),
+    }
+}
+
 /// The Kafka bootstrap servers (`DUALSYNC_TEST_KAFKA`).
 pub fn kafka_brokers() -> String {
     setting("DUALSYNC_TEST_KAFKA")

@@ -23,10 +23,7 @@ pub struct Running {
 /// A capture configuration for the tables of `db`, named uniquely.
 pub fn config(db: &TestDb) -> CaptureConfig {
     let name = dualsync_testkit::unique("cap");
-    let source = match db.kind {
-        Kind::MySql => dualsync_testkit::mysql_url(),
-        Kind::Postgres => dualsync_testkit::pg_url(),
-    };
+    let source = dualsync_testkit::server_url(db.kind);
     let mut config = CaptureConfig::new(&name, &source, &dualsync_testkit::kafka_brokers());
     config.include = vec![format!("{}.*", db.namespace)];
     // The test broker (tansu 0.6.0) gives a multi-record batch fewer offsets than records, so a
