@@ -65,12 +65,18 @@ struct Catalog {
     conn: Conn,
     tables: HashMap<(String, String), Option<Arc<Described>>>,
     config: CaptureConfig,
+    /// The database the source URL selects: what is captured without an include list.
+    default_db: Option<String>,
 }
 
 impl Catalog {
+    fn new(conn: Conn, config: &CaptureConfig) -> Catalog {
+        let default_db = Opts::from_url(&url(config)).ok().and_then(|o| o.db_name().map(str::to_string));
+        Catalog { conn, tables: HashMap::new(), config: config.clone(), default_db }
+    }
+
     /// The captured tables, (database, table), in name order. dualsync's own tables never are.
     async fn list(&mut self) -> Result<Vec<(String, String)>, CaptureError> {
-        let default_db = Opts::from_url(&url(&self.config)).ok().and_then(|o| o.db_name().map(str::to_string));
         let rows = query_strings(
             &mut self.conn,
             "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' \
@@ -80,16 +86,16 @@ impl Catalog {
         Ok(rows
             .into_iter()
             .filter_map(|r| Some((r.first()?.clone()?, r.get(1)?.clone()?)))
-            .filter(|(db, table)| self.wanted(db, table, default_db.as_deref()))
+            .filter(|(db, table)| self.wanted(db, table))
             .collect())
     }
 
-    fn wanted(&self, db: &str, table: &str, default_db: Option<&str>) -> bool {
+    fn wanted(&self, db: &str, table: &str) -> bool {
         if table.starts_with("dualsync_") {
             return false;
         }
         if self.config.include.is_empty() {
-            return default_db == Some(db) && self.config.captures(db, table);
+            return self.default_db.as_deref() == Some(db) && self.config.captures(db, table);
         }
         self.config.captures(db, table)
     }
@@ -100,12 +106,7 @@ impl Catalog {
         if let Some(known) = self.tables.get(&key) {
             return Ok(known.clone());
         }
-        let default_db = Opts::from_url(&url(&self.config)).ok().and_then(|o| o.db_name().map(str::to_string));
-        let described = if self.wanted(db, table, default_db.as_deref()) {
-            Some(Arc::new(self.describe(db, table).await?))
-        } else {
-            None
-        };
+        let described = if self.wanted(db, table) { Some(Arc::new(self.describe(db, table).await?)) } else { None };
         self.tables.insert(key, described.clone());
         Ok(described)
     }
@@ -231,7 +232,7 @@ pub(crate) async fn preflight(config: &CaptureConfig) -> Result<Vec<String>, Cap
     if !all && !grants.contains("REPLICATION CLIENT") && !grants.contains("BINLOG MONITOR") {
         problems.push("privilege REPLICATION CLIENT (MariaDB: BINLOG MONITOR): not granted".into());
     }
-    let mut catalog = Catalog { conn, tables: HashMap::new(), config: config.clone() };
+    let mut catalog = Catalog::new(conn, config);
     if catalog.list().await?.is_empty() {
         problems.push("include: no table matches (check the include and exclude patterns)".into());
     }
@@ -260,7 +261,7 @@ pub(crate) async fn run(
     stats: Arc<crate::Stats>,
 ) -> Result<(), CaptureError> {
     let conn = connect(config).await?;
-    let mut catalog = Catalog { conn, tables: HashMap::new(), config: config.clone() };
+    let mut catalog = Catalog::new(conn, config);
     let (mut sink, stored) = Sink::connect(config, stats).await?;
     let mut progress = Progress::from_offset(stored.as_ref());
     let stored_position = stored.as_ref().and_then(|o| {
@@ -584,7 +585,7 @@ async fn snapshot(
     let started = chrono::Utc::now().timestamp_millis();
     for (db, name) in catalog.list().await? {
         let qualified = format!("{db}.{name}");
-        if progress.tables_done.contains(&qualified) {
+        if progress.finished(&qualified) {
             continue;
         }
         let described = catalog.describe(&db, &name).await?;
@@ -596,7 +597,7 @@ async fn snapshot(
         let mut rows_read = 0u64;
         tracing::info!(table = qualified, "snapshot of table started");
         loop {
-            let after = if progress.current.as_deref() == Some(&qualified) { progress.after.clone() } else { None };
+            let after = progress.resume_after(&qualified);
             let mut sql = format!("SELECT {} FROM {}.{}", select.join(", "), quote_ident(&db), quote_ident(&name));
             if chunked {
                 if after.is_some() {
@@ -633,17 +634,14 @@ async fn snapshot(
             if !chunked || count < config.snapshot_chunk_rows {
                 break;
             }
-            progress.current = Some(qualified.clone());
-            progress.after = last_key;
+            progress.chunk_read(&qualified, last_key);
             sink.position(offset(progress, &position)).await?;
             tracing::info!(table = qualified, rows_read, "snapshot progress");
             if *stop.borrow() {
                 return Ok(position);
             }
         }
-        progress.tables_done.push(qualified.clone());
-        progress.current = None;
-        progress.after = None;
+        progress.table_read(&qualified);
         sink.position(offset(progress, &position)).await?;
         tracing::info!(table = qualified, rows_read, "snapshot of table finished");
     }

@@ -25,6 +25,22 @@ const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 /// The session settings the text decoders rely on.
 const SESSION: &str = "-c datestyle=ISO,MDY -c intervalstyle=iso_8601 -c timezone=UTC -c extra_float_digits=3";
 
+/// A connection with the session settings the text decoders rely on (the same as [`SESSION`]).
+async fn connect(config: &CaptureConfig) -> Result<PgConnection, CaptureError> {
+    let mut conn = PgConnection::connect(&config.source)
+        .await
+        .map_err(|e| CaptureError::source(&format!("connecting to {}", crate::redact(&config.source)), e))?;
+    for setting in [
+        "SET DateStyle = 'ISO, MDY'",
+        "SET IntervalStyle = 'iso_8601'",
+        "SET TimeZone = 'UTC'",
+        "SET extra_float_digits = 3",
+    ] {
+        sqlx::query(setting).execute(&mut conn).await.map_err(|e| CaptureError::source(setting, e))?;
+    }
+    Ok(conn)
+}
+
 /// The catalog connection: table and type descriptions.
 struct Catalog {
     conn: PgConnection,
@@ -35,17 +51,7 @@ struct Catalog {
 
 impl Catalog {
     async fn connect(config: &CaptureConfig) -> Result<Catalog, CaptureError> {
-        let mut conn = PgConnection::connect(&config.source)
-            .await
-            .map_err(|e| CaptureError::source(&format!("connecting to {}", crate::redact(&config.source)), e))?;
-        for setting in [
-            "SET DateStyle = 'ISO, MDY'",
-            "SET IntervalStyle = 'iso_8601'",
-            "SET TimeZone = 'UTC'",
-            "SET extra_float_digits = 3",
-        ] {
-            sqlx::query(setting).execute(&mut conn).await.map_err(|e| CaptureError::source(setting, e))?;
-        }
+        let mut conn = connect(config).await?;
         let database: String = sqlx::query_scalar("SELECT current_database()")
             .fetch_one(&mut conn)
             .await
@@ -656,18 +662,9 @@ async fn snapshot(
     exported: Option<&str>,
     stop: &watch::Receiver<bool>,
 ) -> Result<(), CaptureError> {
-    let mut conn = PgConnection::connect(&config.source)
-        .await
-        .map_err(|e| CaptureError::source("connecting for the snapshot", e))?;
-    for setting in [
-        "SET DateStyle = 'ISO, MDY'",
-        "SET IntervalStyle = 'iso_8601'",
-        "SET TimeZone = 'UTC'",
-        "SET extra_float_digits = 3",
-        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-    ] {
-        sqlx::query(setting).execute(&mut conn).await.map_err(|e| CaptureError::source(setting, e))?;
-    }
+    let mut conn = connect(config).await?;
+    let begin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+    sqlx::query(begin).execute(&mut conn).await.map_err(|e| CaptureError::source(begin, e))?;
     if let Some(name) = exported {
         sqlx::query(AssertSqlSafe(format!("SET TRANSACTION SNAPSHOT '{}'", name.replace('\'', "''"))))
             .execute(&mut conn)
@@ -683,7 +680,7 @@ async fn snapshot(
     let started = chrono::Utc::now().timestamp_millis();
     for (schema, name, oid) in tables {
         let qualified = format!("{schema}.{name}");
-        if progress.tables_done.contains(&qualified) {
+        if progress.finished(&qualified) {
             continue;
         }
         let columns = catalog.columns(*oid).await?;
@@ -712,7 +709,7 @@ async fn snapshot(
         let mut rows_read = 0u64;
         loop {
             let mut sql = format!("SELECT {} FROM {}.{}", select.join(", "), quote(schema), quote(name));
-            let after = if progress.current.as_deref() == Some(&qualified) { progress.after.clone() } else { None };
+            let after = progress.resume_after(&qualified);
             if chunked {
                 if after.is_some() {
                     sql.push_str(&format!(" WHERE ({}) > ({})", key_columns.join(", "), placeholders.join(", ")));
@@ -760,17 +757,14 @@ async fn snapshot(
             if !chunked || count < config.snapshot_chunk_rows {
                 break;
             }
-            progress.current = Some(qualified.clone());
-            progress.after = last_key;
+            progress.chunk_read(&qualified, last_key);
             sink.position(offset(progress, Json::Null)).await?;
             tracing::info!(table = qualified, rows_read, "snapshot progress");
             if *stop.borrow() {
                 return Ok(());
             }
         }
-        progress.tables_done.push(qualified.clone());
-        progress.current = None;
-        progress.after = None;
+        progress.table_read(&qualified);
         sink.position(offset(progress, Json::Null)).await?;
         tracing::info!(table = qualified, rows_read, "snapshot of table finished");
     }
