@@ -458,9 +458,14 @@ impl Worker {
     }
 }
 
-/// Counts what the conflict rules decided, per table: `dualsync_conflict_decisions_total`.
+/// Counts what the conflict rules decided, per table: `dualsync_conflict_decisions_total`; and
+/// the rows copied in as new rows: `dualsync_rows_copied_total`.
 fn record_decisions(direction: &'static str, decisions: &HashMap<TableName, Decisions>) {
     for (table, d) in decisions {
+        if d.copied > 0 {
+            metrics::counter!("dualsync_rows_copied_total", "direction" => direction, "table" => table.to_string())
+                .increment(d.copied);
+        }
         for (decision, count) in [
             ("applied", d.applied),
             ("stale", d.stale),

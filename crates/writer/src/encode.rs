@@ -120,9 +120,44 @@ fn pg_array(items: &[Value]) -> Result<String, String> {
 /// `NaN`, `Infinity`), text quoted with `"` and `\` escaped, bytes as quoted `\x…` hex. Writes
 /// straight into `out`, so building a batch's arrays allocates little.
 pub(crate) fn push_pg_element(out: &mut String, bound: &Bound<'_>) {
-    use std::fmt::Write as _;
     match bound {
         Bound::Null => out.push_str("NULL"),
+        Bound::Text(_) | Bound::Bytes(_) => {
+            out.push('"');
+            push_pg_text(out, bound, |out, c| {
+                if c == '"' || c == '\\' {
+                    out.push('\\');
+                }
+                out.push(c);
+            });
+            out.push('"');
+        }
+        _ => push_pg_text(out, bound, String::push),
+    }
+}
+
+/// Appends a parameter as one field of PostgreSQL's `COPY` text format: the same text as
+/// [`push_pg_element`], unquoted, NULL as `\N`, and backslash, newline, carriage return and tab
+/// escaped with a backslash.
+pub(crate) fn push_copy_field(out: &mut String, bound: &Bound<'_>) {
+    match bound {
+        Bound::Null => out.push_str("\\N"),
+        _ => push_pg_text(out, bound, |out, c| match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }),
+    }
+}
+
+/// Appends the text PostgreSQL parses for a non-NULL parameter, each character of text and bytes
+/// through `escape`.
+fn push_pg_text(out: &mut String, bound: &Bound<'_>, escape: impl Fn(&mut String, char)) {
+    use std::fmt::Write as _;
+    match bound {
+        Bound::Null => {}
         Bound::Bool(b) => out.push(if *b { 't' } else { 'f' }),
         Bound::Int(i) => {
             let _ = write!(out, "{i}");
@@ -132,22 +167,13 @@ pub(crate) fn push_pg_element(out: &mut String, bound: &Bound<'_>) {
         Bound::Float(x) => {
             let _ = write!(out, "{x}");
         }
-        Bound::Text(s) => {
-            out.push('"');
-            for c in s.chars() {
-                if c == '"' || c == '\\' {
-                    out.push('\\');
-                }
-                out.push(c);
-            }
-            out.push('"');
-        }
+        Bound::Text(s) => s.chars().for_each(|c| escape(out, c)),
         Bound::Bytes(b) => {
-            out.push_str("\"\\\\x");
+            escape(out, '\\');
+            out.push('x');
             for byte in *b {
                 let _ = write!(out, "{byte:02x}");
             }
-            out.push('"');
         }
     }
 }
@@ -212,5 +238,20 @@ mod tests {
         assert_eq!(text(&Value::Time(-(3600 * 1_000_000_000 + 500_000)), Dialect::MySql), "-01:00:00.0005");
         assert!(bind(&Value::Infinity { negative: true }, Dialect::MySql).is_err());
         assert!(bind(&Value::Unavailable, Dialect::Postgres).is_err());
+    }
+
+    #[test]
+    fn copy_fields_and_array_elements() {
+        let both = |bound: Bound<'_>| {
+            let (mut copy, mut element) = (String::new(), String::new());
+            push_copy_field(&mut copy, &bound);
+            push_pg_element(&mut element, &bound);
+            (copy, element)
+        };
+        assert_eq!(both(Bound::Null), (r"\N".into(), "NULL".into()));
+        assert_eq!(both(Bound::Text("a\tb\\c\nd\"".into())), (r#"a\tb\\c\nd""#.into(), "\"a\tb\\\\c\nd\\\"\"".into()));
+        assert_eq!(both(Bound::Bytes(&[0, 255])), (r"\\x00ff".into(), r#""\\x00ff""#.into()));
+        assert_eq!(both(Bound::Float(f64::NEG_INFINITY)), ("-Infinity".into(), "-Infinity".into()));
+        assert_eq!(both(Bound::Bool(true)), ("t".into(), "t".into()));
     }
 }

@@ -14,6 +14,7 @@ mod collapse;
 mod encode;
 mod error;
 mod hint;
+mod nodelay;
 mod plan;
 mod schema;
 mod sql;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use dualsync_envelope::{Row, Value};
 use dualsync_mapping::{RowChange, RowChangeKind, TableName};
 
-use crate::encode::{Bound, bind, push_pg_element};
+use crate::encode::{Bound, bind, push_copy_field, push_pg_element};
 use dualsync_conflict::Guard;
 
 use crate::{Dialect, TablePolicy, TableSchema, WriteError, tombstone};
@@ -22,6 +22,8 @@ const MAX_PARAMETERS: usize = 65_535;
 pub(crate) struct Statement<'a> {
     pub(crate) sql: String,
     pub(crate) values: Vec<Bound<'a>>,
+    /// For a `COPY … FROM STDIN` statement, the rows in COPY's text format.
+    pub(crate) copy: Option<String>,
     pub(crate) context: String,
     /// For upserts, the key columns: a NULL assigned to one of them means a unique-key collision.
     pub(crate) key: &'a [String],
@@ -29,12 +31,14 @@ pub(crate) struct Statement<'a> {
 
 /// The statements for `changes` (collapsed: one change per row), in order; each change checked
 /// against its table. Columns whose value is [`Value::Unavailable`] (unchanged TOAST) are left
-/// out, so the row keeps its value.
+/// out, so the row keeps its value. Upserts whose `fresh` flag is set (their row is not stored:
+/// see [`weighings`]) are copied in with `COPY`, ahead of the other upserts of their run.
 pub(crate) fn plan<'a>(
     dialect: Dialect,
     changes: &'a [RowChange],
     schemas: &'a [Arc<TableSchema>],
     policies: &'a HashMap<TableName, TablePolicy>,
+    fresh: &[bool],
 ) -> Result<Vec<Statement<'a>>, WriteError> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -60,6 +64,7 @@ pub(crate) fn plan<'a>(
                 out.push(Statement {
                     sql: dialect.update(schema, &columns, guard),
                     values,
+                    copy: None,
                     context: format!("update of {table}"),
                     key: &[],
                 });
@@ -76,13 +81,29 @@ pub(crate) fn plan<'a>(
                     }
                     rows.push(next);
                 }
+                // Rows not stored yet are copied in (PostgreSQL's bulk path, several times faster
+                // than the upsert); the others are upserted.
+                let first = i;
                 i += rows.len();
+                let is_new = |n: usize| fresh.get(first + n).copied().unwrap_or(false);
+                let new: Vec<&Row> = rows.iter().enumerate().filter(|(n, _)| is_new(*n)).map(|(_, r)| *r).collect();
+                let rows: Vec<&Row> = rows.iter().enumerate().filter(|(n, _)| !is_new(*n)).map(|(_, r)| *r).collect();
+                if !new.is_empty() {
+                    out.push(Statement {
+                        sql: dialect.copy(schema, &columns),
+                        values: Vec::new(),
+                        copy: Some(copy_rows(dialect, &table, &columns, &new)?),
+                        context: format!("copy into {table}"),
+                        key: &schema.key,
+                    });
+                }
                 let guard = policy.and_then(|p| p.guard.as_ref());
                 let mut start = 0;
                 for chunk in chunks(dialect, rows.len(), columns.len()) {
                     out.push(Statement {
                         sql: dialect.upsert(schema, &columns, chunk, guard),
                         values: values(dialect, &table, &columns, &rows[start..start + chunk])?,
+                        copy: None,
                         context: format!("upsert into {table}"),
                         key: &schema.key,
                     });
@@ -112,6 +133,7 @@ pub(crate) fn plan<'a>(
                     out.push(Statement {
                         sql: dialect.update(schema, &columns, delete_guard.as_ref().map(|(g, _)| g)),
                         values,
+                        copy: None,
                         context: format!("soft delete in {table}"),
                         key: &[],
                     });
@@ -139,6 +161,7 @@ pub(crate) fn plan<'a>(
                     out.push(Statement {
                         sql: dialect.delete(schema, chunk, guard),
                         values: values(dialect, &table, &columns, &keys[start..start + chunk])?,
+                        copy: None,
                         context: format!("delete from {table}"),
                         key: &[],
                     });
@@ -152,6 +175,7 @@ pub(crate) fn plan<'a>(
                         out.push(Statement {
                             sql: dialect.upsert(&tomb, &tomb_columns, chunk, Some(&tombstone::guard(g.kind))),
                             values: values(dialect, &table, &columns, &keys[start..start + chunk])?,
+                            copy: None,
                             context: format!("recording deletes from {table} in {}", tomb.name),
                             key: &[],
                         });
@@ -167,6 +191,7 @@ pub(crate) fn plan<'a>(
                         Dialect::MySql => format!("DELETE FROM {}", dialect.table(&schema.name)),
                     },
                     values: Vec::new(),
+                    copy: None,
                     context: format!("truncate {table}"),
                     key: &[],
                 });
@@ -192,26 +217,31 @@ pub(crate) struct Weighing<'a> {
 }
 
 /// The weighings for `changes`: per table with a conflict rule, its whole-row upserts and its
-/// deletes that carry their time, in chunks.
+/// deletes that carry their time, in chunks. On PostgreSQL they also report the upserts whose row
+/// is not stored yet, which [`plan`] may copy in.
 pub(crate) fn weighings<'a>(
     dialect: Dialect,
     changes: &'a [RowChange],
     schemas: &'a [Arc<TableSchema>],
     policies: &'a HashMap<TableName, TablePolicy>,
 ) -> Result<Vec<Weighing<'a>>, WriteError> {
+    let report_new = dialect == Dialect::Postgres;
     let mut groups: Vec<(&TableName, bool, Vec<usize>)> = Vec::new();
     for (i, change) in changes.iter().enumerate() {
-        let Some(guard) = policies.get(&change.table).and_then(|p| p.guard.as_ref()) else { continue };
+        let guard = policies.get(&change.table).and_then(|p| p.guard.as_ref());
         let (row, deletes) = match &change.kind {
             RowChangeKind::Upsert(row) if !row.iter().any(|(_, v)| *v == Value::Unavailable) => (row, false),
             RowChangeKind::Delete(row) => (row, true),
             _ => continue,
         };
         // Rows without the conflict column are written unguarded; deletes without a time too.
-        match row.get(&guard.column) {
-            None => continue,
-            Some(v) if deletes && v.is_null() => continue,
-            Some(_) => {}
+        let weighed = match guard.map(|g| row.get(&g.column)) {
+            None => false,
+            Some(None) => false,
+            Some(Some(v)) => !(deletes && v.is_null()),
+        };
+        if !weighed {
+            continue;
         }
         match groups.iter_mut().find(|(t, d, _)| *t == &change.table && *d == deletes) {
             Some((_, _, positions)) => positions.push(i),
@@ -222,10 +252,10 @@ pub(crate) fn weighings<'a>(
     for (table, deletes, positions) in groups {
         let schema = &*schemas[positions[0]];
         let policy = policies.get(table);
-        let guard = policy.and_then(|p| p.guard.as_ref()).expect("grouped by guard");
+        let guard = policy.and_then(|p| p.guard.as_ref());
         let tomb = if deletes { None } else { tombstone::schema(schema, policy) };
         let mut columns: Vec<&str> = schema.key.iter().map(String::as_str).collect();
-        columns.push(&guard.column);
+        columns.extend(guard.map(|g| g.column.as_str()));
         let name = schema.name.to_string();
         let mut start = 0;
         // One parameter per column (PostgreSQL) or for all rows (MySQL): any number of rows fits.
@@ -244,15 +274,16 @@ pub(crate) fn weighings<'a>(
             };
             out.push(Weighing {
                 statement: Statement {
-                    sql: dialect.weigh(schema, guard, tomb.as_ref()),
+                    sql: dialect.weigh(schema, guard, tomb.as_ref(), report_new && !deletes),
                     values,
+                    copy: None,
                     context: format!("comparing incoming rows of {name} with the stored ones"),
                     key: &[],
                 },
                 table,
                 positions: part.to_vec(),
                 deletes,
-                incoming_wins_ties: guard.incoming_wins_ties,
+                incoming_wins_ties: guard.is_some_and(|g| g.incoming_wins_ties),
             });
             start += chunk;
         }
@@ -279,6 +310,21 @@ fn json_rows(dialect: Dialect, table: &str, columns: &[&str], rows: &[&Row]) -> 
         out.push(serde_json::Value::Array(items));
     }
     Ok(serde_json::Value::Array(out).to_string())
+}
+
+/// `rows` × `columns` in COPY's text format: a line per row, fields separated by tabs.
+fn copy_rows(dialect: Dialect, table: &str, columns: &[&str], rows: &[&Row]) -> Result<String, WriteError> {
+    let mut out = String::with_capacity(rows.len() * columns.len() * 12);
+    for row in rows {
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                out.push('\t');
+            }
+            push_copy_field(&mut out, &encode(dialect, table, column, row.get(column).unwrap_or(&Value::Null))?);
+        }
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 /// The written columns of an upsert row, after checking it against the table.

@@ -12,6 +12,11 @@ pub struct Column {
     pub name: String,
     /// Its SQL type as the database formats it (PostgreSQL `format_type`, MySQL `COLUMN_TYPE`).
     pub sql_type: String,
+    /// The type incoming values are cast to: PostgreSQL's type without its modifier
+    /// (`character varying`, not `character varying(64)`), because an explicit cast to the
+    /// modified type silently truncates an over-long value, while storing it into the column
+    /// refuses it. MySQL: the same as `sql_type`.
+    pub cast_type: String,
 }
 
 /// A target table's columns and primary key.
@@ -37,18 +42,20 @@ impl TableSchema {
         self.columns.iter().find(|c| c.name == name)
     }
 
-    /// Builds the schema from (column, type, position in the primary key or 0) rows.
-    fn from_rows(name: &TableName, rows: Vec<(String, String, i64)>) -> Result<TableSchema, WriteError> {
+    /// Builds the schema from (column, type, type to cast to, position in the primary key or 0)
+    /// rows.
+    fn from_rows(name: &TableName, rows: Vec<(String, String, String, i64)>) -> Result<TableSchema, WriteError> {
         if rows.is_empty() {
             return Err(WriteError::NoTable { table: name.to_string() });
         }
         let mut key: Vec<(i64, String)> =
-            rows.iter().filter(|(_, _, k)| *k > 0).map(|(n, _, k)| (*k, n.clone())).collect();
+            rows.iter().filter(|(_, _, _, k)| *k > 0).map(|(n, _, _, k)| (*k, n.clone())).collect();
         if key.is_empty() {
             return Err(WriteError::NoPrimaryKey { table: name.to_string() });
         }
         key.sort();
-        let columns = rows.into_iter().map(|(name, sql_type, _)| Column { name, sql_type }).collect();
+        let columns =
+            rows.into_iter().map(|(name, sql_type, cast_type, _)| Column { name, sql_type, cast_type }).collect();
         Ok(TableSchema {
             name: name.clone(),
             columns,
@@ -63,7 +70,7 @@ impl TableSchema {
     pub async fn read_postgres(pool: &PgPool, name: &TableName) -> Result<TableSchema, WriteError> {
         let regclass = crate::Dialect::Postgres.table(name);
         let rows = sqlx::query(
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), \
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL), \
                     COALESCE((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) WHERE k.attnum = a.attnum), 0) \
              FROM pg_attribute a \
              LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary \
@@ -74,7 +81,7 @@ impl TableSchema {
         .fetch_all(pool)
         .await
         .map_err(WriteError::database(format!("reading the columns of {name}")))?;
-        let rows = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+        let rows = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
         let mut schema = TableSchema::from_rows(name, rows)?;
         if let [key] = schema.key.as_slice() {
             schema.sequence = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
@@ -110,7 +117,7 @@ impl TableSchema {
         .fetch_all(pool)
         .await
         .map_err(WriteError::database(format!("reading the columns of {name}")))?;
-        let columns = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+        let columns = rows.iter().map(|r| (r.get(0), r.get(1), r.get(1), r.get(2))).collect();
         let mut schema = TableSchema::from_rows(name, columns)?;
         let references: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM information_schema.KEY_COLUMN_USAGE \

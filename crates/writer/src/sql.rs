@@ -37,7 +37,7 @@ impl Dialect {
     fn placeholder(self, n: usize, schema: &TableSchema, column: &str) -> String {
         match self {
             Dialect::Postgres => match schema.column(column) {
-                Some(c) => format!("${n}::{}", c.sql_type),
+                Some(c) => format!("${n}::{}", c.cast_type),
                 None => format!("${n}"),
             },
             Dialect::MySql => "?".to_string(),
@@ -141,6 +141,13 @@ impl Dialect {
         }
     }
 
+    /// PostgreSQL: `COPY table (columns) FROM STDIN`, for rows known not to be stored (text
+    /// format; see `encode::push_copy_field`). Its data arrives after the statement.
+    pub fn copy(self, schema: &TableSchema, columns: &[&str]) -> String {
+        let names: Vec<String> = columns.iter().map(|c| self.quote(c)).collect();
+        format!("COPY {} ({}) FROM STDIN", self.table(&schema.name), names.join(", "))
+    }
+
     /// PostgreSQL: `SELECT u.c::type, … FROM UNNEST($1::text[], …) AS u(c, …)`, the columns'
     /// values as text arrays, one parameter per column.
     fn unnest(self, schema: &TableSchema, columns: &[&str]) -> String {
@@ -227,7 +234,7 @@ impl Dialect {
     fn cast(self, alias: &str, column: &str, schema: &TableSchema) -> String {
         match self {
             Dialect::Postgres => {
-                let ty = schema.column(column).map_or("text", |c| c.sql_type.as_str());
+                let ty = schema.column(column).map_or("text", |c| c.cast_type.as_str());
                 format!("{alias}.{}::{ty}", self.quote(column))
             }
             Dialect::MySql => match schema.column(column) {
@@ -239,20 +246,26 @@ impl Dialect {
     }
 
     /// The query that weighs incoming rows against the stored ones before they are written, for
-    /// the decision counters and the tombstone check. The rows' key columns' values, then their
-    /// conflict value, arrive as PostgreSQL one text array per column, MySQL one JSON array of
-    /// rows (`JSON_TABLE`); the query numbers the rows from 1. It returns `(number, verdict)` for
-    /// each row that is not plainly applied: [`PREVENTED`] (an upsert of a row deleted at or after
-    /// its time, per `tombstones`), [`STALE`] (the stored row is newer, or has a time and the
-    /// incoming row none), [`TIE`]. Each row finds its stored row by an index lookup (PostgreSQL:
-    /// a lateral subquery with `LIMIT 1`, which the planner cannot turn into a hash join over a
-    /// scan of the whole table, as it would for a few hundred rows).
-    pub fn weigh(self, schema: &TableSchema, guard: &Guard, tombstones: Option<&TableSchema>) -> String {
-        let mut columns: Vec<&str> = schema.key.iter().map(String::as_str).collect();
-        columns.push(&guard.column);
-        let key = &columns[..columns.len() - 1];
-        let incoming = self.cast("u", &guard.column, schema);
-        let stored = format!("t.{}", self.quote(&guard.column));
+    /// the decision counters, the tombstone check and (with `report_new`) to find the rows that
+    /// are not stored yet. The rows' key columns' values, then (with a `guard`) their conflict
+    /// value, arrive as PostgreSQL one text array per column, MySQL one JSON array of rows
+    /// (`JSON_TABLE`); the query numbers the rows from 1. It returns `(number, verdict)` for each
+    /// row that is not plainly applied: [`PREVENTED`] (an upsert of a row deleted at or after its
+    /// time, per `tombstones`), [`NEW`] (no stored row; only with `report_new`), [`STALE`] (the
+    /// stored row is newer, or has a time and the incoming row none), [`TIE`]. Each row finds its
+    /// stored row by an index lookup (PostgreSQL: a lateral subquery with `LIMIT 1`, which the
+    /// planner cannot turn into a hash join over a scan of the whole table, as it would for a few
+    /// hundred rows).
+    pub fn weigh(
+        self,
+        schema: &TableSchema,
+        guard: Option<&Guard>,
+        tombstones: Option<&TableSchema>,
+        report_new: bool,
+    ) -> String {
+        let key: Vec<&str> = schema.key.iter().map(String::as_str).collect();
+        let mut columns = key.clone();
+        columns.extend(guard.map(|g| g.column.as_str()));
         let on = |alias: &str| -> String {
             key.iter()
                 .map(|k| format!("{alias}.{} = {}", self.quote(k), self.cast("u", k, schema)))
@@ -260,29 +273,41 @@ impl Dialect {
                 .join(" AND ")
         };
         let exists = format!("t.{} IS NOT NULL", self.quote(key[0]));
-        let stale = format!("({exists} AND {stored} IS NOT NULL AND ({incoming} IS NULL OR {stored} > {incoming}))");
-        let tie = format!("({exists} AND {stored} = {incoming})");
-        let prevented = tombstones.map(|tomb| {
-            format!(
-                "EXISTS (SELECT 1 FROM {} AS d WHERE {} AND ({incoming} IS NULL OR d.{} >= {incoming}))",
-                self.table(&tomb.name),
-                on("d"),
-                self.quote(crate::tombstone::DELETED_AT)
-            )
-        });
         let mut cases = String::new();
-        let mut filter = vec![stale.clone(), tie];
-        if let Some(p) = &prevented {
-            cases.push_str(&format!("WHEN {p} THEN {PREVENTED} "));
-            filter.insert(0, p.clone());
+        let mut filter = Vec::new();
+        let mut wanted = format!("t.{}", self.quote(key[0]));
+        if let Some(g) = guard {
+            let incoming = self.cast("u", &g.column, schema);
+            if let Some(tomb) = tombstones {
+                let prevented = format!(
+                    "EXISTS (SELECT 1 FROM {} AS d WHERE {} AND ({incoming} IS NULL OR d.{} >= {incoming}))",
+                    self.table(&tomb.name),
+                    on("d"),
+                    self.quote(crate::tombstone::DELETED_AT)
+                );
+                cases.push_str(&format!("WHEN {prevented} THEN {PREVENTED} "));
+                filter.push(prevented);
+            }
         }
-        cases.push_str(&format!("WHEN {stale} THEN {STALE} ELSE {TIE}"));
+        if report_new {
+            cases.push_str(&format!("WHEN NOT ({exists}) THEN {NEW} "));
+            filter.push(format!("NOT ({exists})"));
+        }
+        if let Some(g) = guard {
+            let incoming = self.cast("u", &g.column, schema);
+            let stored = format!("t.{}", self.quote(&g.column));
+            let stale =
+                format!("({exists} AND {stored} IS NOT NULL AND ({incoming} IS NULL OR {stored} > {incoming}))");
+            let tie = format!("({exists} AND {stored} = {incoming})");
+            cases.push_str(&format!("WHEN {stale} THEN {STALE} ELSE {TIE}"));
+            filter.extend([stale, tie]);
+            wanted.push_str(&format!(", {stored}"));
+        }
         let table = self.table(&schema.name);
         let (source, verdict) = match self {
             Dialect::Postgres => {
                 let arrays: Vec<String> = (1..=columns.len()).map(|i| format!("${i}::text[]")).collect();
                 let aliases: Vec<String> = columns.iter().map(|c| self.quote(c)).collect();
-                let wanted = format!("t.{}, t.{}", self.quote(key[0]), self.quote(&guard.column));
                 (
                     format!(
                         "UNNEST({}) WITH ORDINALITY AS u({}, dualsync_n) \
@@ -342,6 +367,8 @@ pub const PREVENTED: i64 = 1;
 pub const STALE: i64 = 2;
 /// A verdict of [`Dialect::weigh`]: the stored row has the same conflict value.
 pub const TIE: i64 = 3;
+/// A verdict of [`Dialect::weigh`]: no row with the key is stored (yet).
+pub const NEW: i64 = 4;
 
 #[cfg(test)]
 mod tests {
@@ -352,8 +379,8 @@ mod tests {
         TableSchema {
             name: TableName { namespace: Some("s".into()), name: "t\"x".into() },
             columns: vec![
-                Column { name: "id".into(), sql_type: "integer".into() },
-                Column { name: "na`me".into(), sql_type: "text".into() },
+                Column { name: "id".into(), sql_type: "integer".into(), cast_type: "integer".into() },
+                Column { name: "na`me".into(), sql_type: "text".into(), cast_type: "text".into() },
             ],
             key: vec!["id".into()],
             sequence: None,
@@ -399,7 +426,8 @@ mod tests {
     #[test]
     fn guarded_upserts_assign_the_conflict_column_last() {
         let mut s = schema();
-        s.columns.push(Column { name: "ts".into(), sql_type: "timestamp with time zone".into() });
+        let ts = "timestamp with time zone";
+        s.columns.push(Column { name: "ts".into(), sql_type: ts.into(), cast_type: ts.into() });
         let guard = Guard { kind: dualsync_conflict::Kind::Timestamp, column: "ts".into(), incoming_wins_ties: false };
         assert!(Dialect::Postgres.upsert(&s, &["id", "ts", "na`me"], 1, Some(&guard)).ends_with(
             r#"DO UPDATE SET "na`me" = EXCLUDED."na`me", "ts" = EXCLUDED."ts" WHERE ROW(target."na`me", target."ts") IS DISTINCT FROM ROW(EXCLUDED."na`me", EXCLUDED."ts") AND (target."ts" IS NULL OR target."ts" < EXCLUDED."ts")"#

@@ -36,7 +36,7 @@ pub(crate) fn schema(target: &TableSchema, policy: Option<&TablePolicy>) -> Opti
     let mut name = format!("{TOMBSTONE_PREFIX}{}", target.name.name);
     name.truncate(64);
     let mut columns: Vec<Column> = target.key.iter().filter_map(|k| target.column(k).cloned()).collect();
-    columns.push(Column { name: DELETED_AT.into(), sql_type: stamp.sql_type.clone() });
+    columns.push(Column { name: DELETED_AT.into(), ..stamp.clone() });
     Some(TableSchema {
         name: TableName { namespace: target.name.namespace.clone(), name },
         columns,

@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use dualsync_envelope::Value;
 use dualsync_mapping::{RowChange, RowChangeKind, TableName};
-use sqlx::mysql::MySqlPoolOptions;
-use sqlx::postgres::PgPoolOptions;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Arguments, AssertSqlSafe, Database, Encode, MySqlPool, PgPool, Type};
 
 use dualsync_conflict::Guard;
@@ -15,7 +18,7 @@ use crate::checkpoint::{self, CHECKPOINT_TABLE, Checkpoint};
 use crate::collapse::{collapse, deletes_first};
 use crate::encode::Bound;
 use crate::plan::{self, Statement, plan};
-use crate::sql::{PREVENTED, STALE, TIE};
+use crate::sql::{NEW, PREVENTED, STALE, TIE};
 use crate::{Dialect, TableSchema, WriteError};
 use crate::{tombstone, triggers};
 
@@ -40,6 +43,8 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// - Target table schemas are read once, on first use, and cached.
 pub struct Writer {
     pool: Pool,
+    /// Whether every connection has Nagle's algorithm off, which the bulk path (`COPY`) needs.
+    nodelay: Arc<AtomicBool>,
     tables: HashMap<TableName, Arc<TableSchema>>,
     policies: HashMap<TableName, TablePolicy>,
     /// Tables whose tombstone table (if their policy keeps one) is known to exist, with when its
@@ -47,6 +52,20 @@ pub struct Writer {
     tombstones: HashMap<TableName, std::time::Instant>,
     /// Days tombstones are kept.
     tombstone_retention_days: u64,
+    /// Tables whose last copy of new rows collided with stored rows.
+    copy_backoff: HashMap<TableName, CopyBackoff>,
+}
+
+/// Most batches the copies into a table pause after a collision (see [`Writer::apply`]).
+const MAX_COPY_PAUSE: u32 = 64;
+
+/// The pause of the copies into one table after collisions.
+#[derive(Debug, Default)]
+struct CopyBackoff {
+    /// Batches left before the next copy into the table is tried.
+    skip: u32,
+    /// The length of the current pause; it doubles with each collision, up to [`MAX_COPY_PAUSE`].
+    pause: u32,
 }
 
 /// How writes into one target table resolve conflicts and deletes.
@@ -69,22 +88,47 @@ impl Writer {
     pub async fn connect(url: &str) -> Result<Writer, WriteError> {
         let scheme = url.split_once("://").map_or("", |(s, _)| s);
         let context = || format!("connecting to the target database ({scheme}://…)");
+        // Whether every connection so far has Nagle's algorithm off (see `nodelay`): only then
+        // does the writer copy new rows in.
+        let nodelay = Arc::new(AtomicBool::new(true));
+        let after_connect = |port: u16, socket: bool| {
+            let nodelay = nodelay.clone();
+            move || {
+                if !socket && !crate::nodelay::set_for_peer_port(port) {
+                    nodelay.store(false, Ordering::Relaxed);
+                }
+            }
+        };
         let pool = match scheme {
-            "postgres" | "postgresql" => Pool::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(POOL_SIZE)
-                    .acquire_timeout(CONNECT_TIMEOUT)
-                    .connect(url)
-                    .await
-                    .map_err(WriteError::database(context()))?,
-            ),
+            "postgres" | "postgresql" => {
+                let options = PgConnectOptions::from_str(url).map_err(WriteError::database(context()))?;
+                let set = after_connect(options.get_port(), options.get_socket().is_some());
+                Pool::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(POOL_SIZE)
+                        .acquire_timeout(CONNECT_TIMEOUT)
+                        .after_connect(move |_, _| {
+                            set();
+                            Box::pin(async { Ok(()) })
+                        })
+                        .connect_with(options)
+                        .await
+                        .map_err(WriteError::database(context()))?,
+                )
+            }
             "mysql" | "mariadb" => {
                 let url = url.replacen("mariadb://", "mysql://", 1);
+                let options = MySqlConnectOptions::from_str(&url).map_err(WriteError::database(context()))?;
+                let set = after_connect(options.get_port(), options.get_socket().is_some());
                 Pool::MySql(
                     MySqlPoolOptions::new()
                         .max_connections(POOL_SIZE)
                         .acquire_timeout(CONNECT_TIMEOUT)
-                        .connect(&url)
+                        .after_connect(move |_, _| {
+                            set();
+                            Box::pin(async { Ok(()) })
+                        })
+                        .connect_with(options)
                         .await
                         .map_err(WriteError::database(context()))?,
                 )
@@ -93,12 +137,20 @@ impl Writer {
                 return Err(WriteError::UnsupportedUrl { scheme: other.to_string() });
             }
         };
+        if !nodelay.load(Ordering::Relaxed) {
+            tracing::warn!(
+                "could not turn off Nagle's algorithm on the connections to the target ({scheme}://…); \
+                 rows are upserted, never copied in, which is slower for inserts"
+            );
+        }
         let writer = Writer {
             pool,
+            nodelay,
             tables: HashMap::new(),
             policies: HashMap::new(),
             tombstones: HashMap::new(),
             tombstone_retention_days: 7,
+            copy_backoff: HashMap::new(),
         };
         writer.ensure_checkpoint_table().await?;
         Ok(writer)
@@ -237,22 +289,92 @@ impl Writer {
             changes = order.iter().map(|&i| changes[i].clone()).collect::<Vec<_>>().into();
             schemas = order.iter().map(|&i| schemas[i].clone()).collect();
         }
-        let dialect = self.dialect();
-        tombstone::localize(dialect, &mut changes, &schemas, &self.policies);
+        tombstone::localize(self.dialect(), &mut changes, &schemas, &self.policies);
+        // Which upserts may be copied in: on PostgreSQL, unless a copy into their table collided
+        // lately.
+        let may_copy = self.dialect() == Dialect::Postgres && self.nodelay.load(Ordering::Relaxed);
+        let copy: Vec<bool> = changes
+            .iter()
+            .map(|c| {
+                may_copy
+                    && matches!(c.kind, RowChangeKind::Upsert(_))
+                    && self.copy_backoff.get(&c.table).is_none_or(|b| b.skip == 0)
+            })
+            .collect();
+        for backoff in self.copy_backoff.values_mut() {
+            backoff.skip = backoff.skip.saturating_sub(1);
+        }
+        let mut copied: Vec<&TableName> = Vec::new();
+        for (change, _) in changes.iter().zip(&copy).filter(|(_, copy)| **copy) {
+            if !copied.contains(&&change.table) {
+                copied.push(&change.table);
+            }
+        }
+        match self.write(&changes, schemas.clone(), checkpoints, &copy).await {
+            Ok(decisions) => {
+                for table in copied {
+                    self.copy_backoff.remove(table);
+                }
+                Ok(decisions)
+            }
+            // A row copied in as new was stored meanwhile by someone else, or collides on another
+            // unique key: the whole batch again, upserted, which decides (or reports) it. Copies
+            // into those tables pause for a while (longer after each collision), so a stream of
+            // updates does not pay for a failed copy in every batch.
+            Err(Attempt::CopyCollided(error)) => {
+                tracing::debug!(%error, "a row copied in as new is stored already; writing the batch again as upserts");
+                for table in copied {
+                    let backoff = self.copy_backoff.entry(table.clone()).or_default();
+                    backoff.pause = (backoff.pause * 2).clamp(1, MAX_COPY_PAUSE);
+                    backoff.skip = backoff.pause;
+                }
+                self.write(&changes, schemas, checkpoints, &vec![false; changes.len()])
+                    .await
+                    .map_err(Attempt::into_error)
+            }
+            Err(Attempt::Failed(error)) => Err(error),
+        }
+    }
 
+    /// Writes collapsed, ordered `changes` in one transaction. Upserts whose `copy` flag is set
+    /// are copied in (PostgreSQL `COPY`) when their row is not stored: a table with a conflict
+    /// rule learns that from the weighing, any other table is simply hoped to have none of them
+    /// yet. A unique-key violation of such a copy is returned as [`Attempt::CopyCollided`], with
+    /// the transaction rolled back.
+    async fn write(
+        &self,
+        changes: &[RowChange],
+        mut schemas: Vec<Arc<TableSchema>>,
+        checkpoints: &[Checkpoint],
+        copy: &[bool],
+    ) -> Result<HashMap<TableName, Decisions>, Attempt> {
+        let dialect = self.dialect();
+        let mut changes: std::borrow::Cow<[RowChange]> = changes.into();
         let mut decisions: HashMap<TableName, Decisions> = HashMap::new();
         for change in changes.iter().filter(|c| !matches!(c.kind, RowChangeKind::Truncate)) {
             decisions.entry(change.table.clone()).or_default().applied += 1;
         }
         let mut tx = Tx::begin(&self.pool).await?;
-        // Weigh the incoming rows against the stored ones, for the counters and to leave out
-        // upserts of rows deleted later. The writes below still decide by themselves.
+        // Weigh the incoming rows against the stored ones, for the counters, to leave out upserts
+        // of rows deleted later, and to find the rows not stored yet. The writes below still
+        // decide by themselves.
         let mut prevented = Vec::new();
+        let guarded = |c: &RowChange| self.policies.get(&c.table).is_some_and(|p| p.guard.is_some());
+        let whole_row = |c: &RowChange| match &c.kind {
+            RowChangeKind::Upsert(row) => !row.iter().any(|(_, v)| *v == Value::Unavailable),
+            _ => false,
+        };
+        let mut fresh: Vec<bool> =
+            changes.iter().zip(copy).map(|(c, copy)| *copy && !guarded(c) && whole_row(c)).collect();
         for weighing in plan::weighings(dialect, &changes, &schemas, &self.policies)? {
             for (n, verdict) in tx.verdicts(&weighing.statement).await? {
                 let position = usize::try_from(n - 1).ok().and_then(|n| weighing.positions.get(n)).copied();
                 let (Some(position), Some(counts)) = (position, decisions.get_mut(weighing.table)) else { continue };
                 let lost = match verdict {
+                    NEW => {
+                        fresh[position] = copy[position];
+                        false
+                    }
                     PREVENTED => {
                         counts.resurrections_prevented += 1;
                         prevented.push(position);
@@ -276,16 +398,10 @@ impl Writer {
             }
         }
         if !prevented.is_empty() {
-            let kept: Vec<(RowChange, Arc<TableSchema>)> = changes
-                .iter()
-                .zip(schemas)
-                .enumerate()
-                .filter(|(i, _)| !prevented.contains(i))
-                .map(|(_, (c, s))| (c.clone(), s))
-                .collect();
-            let (kept_changes, kept_schemas): (Vec<_>, Vec<_>) = kept.into_iter().unzip();
-            changes = kept_changes.into();
-            schemas = kept_schemas;
+            let kept: Vec<usize> = (0..changes.len()).filter(|i| !prevented.contains(i)).collect();
+            changes = kept.iter().map(|&i| changes[i].clone()).collect::<Vec<_>>().into();
+            schemas = kept.iter().map(|&i| schemas[i].clone()).collect();
+            fresh = kept.iter().map(|&i| fresh[i]).collect();
         }
 
         // The checkpoints come first: a change capture on this database recognises the writer's
@@ -304,11 +420,12 @@ impl Writer {
                     Bound::Int(c.partition.into()),
                     Bound::Int(c.offset),
                 ],
+                copy: None,
                 context: format!("recording the checkpoint of {}[{}]", c.topic, c.partition),
                 key: &[],
             })
             .collect();
-        statements.extend(plan(dialect, &changes, &schemas, &self.policies)?);
+        statements.extend(plan(dialect, &changes, &schemas, &self.policies, &fresh)?);
         // Explicit ids written into a table whose key a sequence generates: move the sequence past
         // them, so the next local insert does not collide.
         let mut advanced: Vec<&TableName> = Vec::new();
@@ -325,15 +442,24 @@ impl Writer {
                         dialect.table(&schema.name)
                     ),
                     values: vec![Bound::Text(sequence.as_str().into())],
+                    copy: None,
                     context: format!("advancing the sequence {sequence}"),
                     key: &[],
                 });
             }
         }
         for statement in &statements {
-            tx.execute(statement).await?;
+            match tx.execute(statement).await {
+                Err(error @ WriteError::KeyCollision { .. }) if statement.copy.is_some() => {
+                    return Err(Attempt::CopyCollided(error));
+                }
+                result => result?,
+            }
         }
         tx.commit().await?;
+        for (change, _) in changes.iter().zip(&fresh).filter(|(_, fresh)| **fresh) {
+            decisions.entry(change.table.clone()).or_default().copied += 1;
+        }
         Ok(decisions)
     }
 
@@ -414,6 +540,31 @@ pub struct Decisions {
     pub ties_lost: u64,
     /// Upserts skipped because the row was deleted at or after their time.
     pub resurrections_prevented: u64,
+    /// Of the applied rows, those copied in as new rows with PostgreSQL's `COPY` (the bulk path)
+    /// rather than upserted.
+    pub copied: u64,
+}
+
+/// How one write of a batch failed.
+enum Attempt {
+    /// The batch could not be written.
+    Failed(WriteError),
+    /// A row copied in as new collided with a stored row (see [`Writer::write`]).
+    CopyCollided(WriteError),
+}
+
+impl Attempt {
+    fn into_error(self) -> WriteError {
+        match self {
+            Attempt::Failed(error) | Attempt::CopyCollided(error) => error,
+        }
+    }
+}
+
+impl From<WriteError> for Attempt {
+    fn from(error: WriteError) -> Attempt {
+        Attempt::Failed(error)
+    }
 }
 
 /// An open transaction on the target, marked as dualsync's (for the source-flag triggers).
@@ -432,6 +583,7 @@ impl Tx {
         let mark = Statement {
             sql: triggers::mark_session(tx.dialect()).to_string(),
             values: Vec::new(),
+            copy: None,
             context: "marking the session".into(),
             key: &[],
         };
@@ -450,6 +602,11 @@ impl Tx {
         let sql = AssertSqlSafe(statement.sql.clone());
         let result: Result<(), sqlx::Error> = async {
             match self {
+                Tx::Postgres(tx) if let Some(data) = &statement.copy => {
+                    let mut copy = tx.copy_in_raw(&statement.sql).await?;
+                    copy.send(data.as_bytes()).await?;
+                    copy.finish().await?;
+                }
                 Tx::Postgres(tx) => {
                     sqlx::query_with(sql, arguments::<sqlx::Postgres>(statement)?).execute(&mut **tx).await?;
                 }

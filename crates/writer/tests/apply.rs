@@ -61,6 +61,82 @@ async fn batch_applied_twice_leaves_the_same_rows() {
 }
 
 #[tokio::test]
+async fn new_rows_are_copied_in_and_stored_rows_upserted() {
+    use dualsync_conflict::Kind as Conflict;
+    for kind in KINDS {
+        let (db, mut writer) = products(kind).await;
+        let items = table(&db, "items");
+        let copied = |d: &std::collections::HashMap<TableName, Decisions>| d[&items].copied;
+        // New rows only: one COPY on PostgreSQL.
+        let tricky = "tab\there, newline\n, backslash N \\N, quote \"";
+        let first = [upsert(&db, 1, tricky, Some(1.5)), upsert(&db, 2, "saw", None)];
+        let decided = writer.apply(&first, &[]).await.unwrap();
+        assert_eq!(copied(&decided), if kind == Kind::Postgres { 2 } else { 0 }, "{kind:?} new rows");
+        // A stored row and a new one: the copy collides, the batch is upserted instead...
+        let second = [upsert(&db, 2, "axe", Some(2.0)), upsert(&db, 3, "adze", None)];
+        let decided = writer.apply(&second, &[]).await.unwrap();
+        assert_eq!(copied(&decided), 0, "{kind:?} mixed batch");
+        // ...and copies into the table pause for the next batch, then resume.
+        let decided = writer.apply(&[upsert(&db, 4, "plane", None)], &[]).await.unwrap();
+        assert_eq!(copied(&decided), 0, "{kind:?} paused");
+        let decided = writer.apply(&[upsert(&db, 5, "file", None)], &[]).await.unwrap();
+        assert_eq!(copied(&decided), u64::from(kind == Kind::Postgres), "{kind:?} resumed");
+        let expected = [
+            ["1", tricky, "1.5"],
+            ["2", "axe", "2"],
+            ["3", "adze", "NULL"],
+            ["4", "plane", "NULL"],
+            ["5", "file", "NULL"],
+        ];
+        let expected: Vec<&[&str]> = expected.iter().map(|r| &r[..]).collect();
+        assert_eq!(contents(&db).await, rows(&expected), "{kind:?}");
+        // With a conflict rule the weighing knows which rows are new: only they are copied, in
+        // the same batch as a stale change and a newer one.
+        let (db, mut writer) = versioned(kind).await;
+        let docs = table(&db, "docs");
+        writer.set_policy(docs.clone(), guard("version", Conflict::Version, false));
+        writer
+            .apply(&[doc(&db, 1, "one", "2024-01-01 10:00:00", 5), doc(&db, 2, "two", "2024-01-01 10:00:00", 5)], &[])
+            .await
+            .unwrap();
+        let batch = [
+            doc(&db, 1, "stale", "2024-01-01 10:00:00", 4),
+            doc(&db, 2, "newer", "2024-01-01 10:00:00", 6),
+            doc(&db, 3, "new", "2024-01-01 10:00:00", 1),
+        ];
+        let decided = writer.apply(&batch, &[]).await.unwrap();
+        let copied = u64::from(kind == Kind::Postgres);
+        assert_eq!(decided[&docs], Decisions { applied: 2, stale: 1, copied, ..Decisions::default() }, "{kind:?}");
+        assert_eq!(
+            bodies(&db).await,
+            rows(&[&["1", "one", "5", "false"], &["2", "newer", "6", "false"], &["3", "new", "1", "false"]]),
+            "{kind:?} guarded"
+        );
+    }
+}
+
+#[tokio::test]
+async fn over_long_values_are_refused_not_truncated() {
+    for kind in KINDS {
+        let (db, mut writer) = products(kind).await;
+        let long = "x".repeat(101); // title is VARCHAR(100)
+        // A new row (PostgreSQL: copied in) and a stored row (upserted) alike.
+        let error = writer.apply(&[upsert(&db, 1, &long, None)], &[]).await.unwrap_err();
+        assert!(error.to_string().contains("too long"), "{kind:?}: {error}");
+        writer.apply(&[upsert(&db, 1, "short", None)], &[]).await.unwrap();
+        let error = writer.apply(&[upsert(&db, 1, &long, None)], &[]).await.unwrap_err();
+        assert!(error.to_string().contains("too long"), "{kind:?}: {error}");
+        let mut partial = upsert(&db, 1, &long, None);
+        if let RowChangeKind::Upsert(row) = &mut partial.kind {
+            row.0[2].1 = Value::Unavailable;
+        }
+        let error = writer.apply(&[partial], &[]).await.unwrap_err();
+        assert!(error.to_string().contains("too long"), "{kind:?}: {error}");
+        assert_eq!(contents(&db).await, rows(&[&["1", "short", "NULL"]]), "{kind:?}");
+    }
+}
+
+#[tokio::test]
 async fn delete_of_a_missing_row_succeeds() {
     for kind in KINDS {
         let (db, mut writer) = products(kind).await;
@@ -241,7 +317,9 @@ async fn last_writer_wins_by_timestamp() {
         let docs = table(&db, "docs");
         writer.set_policy(docs.clone(), guard("modified", Conflict::Timestamp, false));
         let decided = writer.apply(&[doc(&db, 1, "v2", "2024-01-01 10:00:02", 2)], &[]).await.unwrap();
-        assert_eq!(decided[&docs], Decisions { applied: 1, ..Decisions::default() }, "{kind:?} new row");
+        // PostgreSQL copies a row the weighing found not stored yet.
+        let copied = u64::from(kind == Kind::Postgres);
+        assert_eq!(decided[&docs], Decisions { applied: 1, copied, ..Decisions::default() }, "{kind:?} new row");
         // A stale change (older timestamp) is skipped, columns and conflict column alike.
         let decided = writer.apply(&[doc(&db, 1, "v1", "2024-01-01 10:00:01", 1)], &[]).await.unwrap();
         assert_eq!(bodies(&db).await, rows(&[&["1", "v2", "2", "false"]]), "{kind:?} stale");
