@@ -76,7 +76,11 @@ pub(crate) fn plan<'a>(
                 while let Some(RowChangeKind::Upsert(next)) = changes.get(i + rows.len()).map(|c| &c.kind) {
                     let same_table = changes[i + rows.len()].table == change.table;
                     let partial = next.iter().any(|(_, v)| *v == Value::Unavailable);
-                    if !same_table || partial || check_upsert(schema, next)? != columns {
+                    // The same columns as the first row (the common case) need only the key check.
+                    let same_columns = next.0.len() == columns.len()
+                        && next.iter().zip(&columns).all(|((c, _), expected)| c == *expected)
+                        && keyed(schema, next);
+                    if !same_table || partial || !(same_columns || check_upsert(schema, next)? == columns) {
                         break;
                     }
                     rows.push(next);
@@ -325,6 +329,11 @@ fn copy_rows(dialect: Dialect, table: &str, columns: &[&str], rows: &[&Row]) -> 
         out.push('\n');
     }
     Ok(out)
+}
+
+/// Whether `row` has a value for every key column.
+fn keyed(schema: &TableSchema, row: &Row) -> bool {
+    schema.key.iter().all(|k| row.get(k).is_some_and(|v| !matches!(v, Value::Null | Value::Unavailable)))
 }
 
 /// The written columns of an upsert row, after checking it against the table.

@@ -182,6 +182,20 @@ impl Writer {
         Ok(schema)
     }
 
+    /// The schema of each change's table (see [`Writer::schema`]); consecutive changes to one
+    /// table share one lookup.
+    async fn schemas(&mut self, changes: &[RowChange]) -> Result<Vec<Arc<TableSchema>>, WriteError> {
+        let mut out: Vec<Arc<TableSchema>> = Vec::with_capacity(changes.len());
+        for change in changes {
+            let schema = match out.last() {
+                Some(last) if last.name == change.table => last.clone(),
+                _ => self.schema(&change.table).await?,
+            };
+            out.push(schema);
+        }
+        Ok(out)
+    }
+
     /// The catalog description of a table, or `None` if it does not exist.
     pub async fn table_info(&self, table: &TableName) -> Result<Option<crate::TableInfo>, WriteError> {
         crate::TableInfo::read(&self.pool, table).await
@@ -259,9 +273,9 @@ impl Writer {
         changes: &[RowChange],
         checkpoints: &[Checkpoint],
     ) -> Result<HashMap<TableName, Decisions>, WriteError> {
+        let schemas = self.schemas(changes).await?;
         let mut keys = Vec::with_capacity(changes.len());
-        for (i, change) in changes.iter().enumerate() {
-            let schema = self.schema(&change.table).await?;
+        for (i, (change, schema)) in changes.iter().zip(&schemas).enumerate() {
             let row = match &change.kind {
                 RowChangeKind::Upsert(row) | RowChangeKind::Delete(row) => row,
                 // A truncate keeps its place among the changes around it.
@@ -278,11 +292,14 @@ impl Writer {
             });
         }
         let mut changes = collapse(changes, &keys);
-        let mut schemas = Vec::with_capacity(changes.len());
-        for change in changes.iter() {
-            let schema = self.schema(&change.table).await?;
-            self.ensure_tombstones(&schema).await?;
-            schemas.push(schema);
+        let mut schemas = match &changes {
+            std::borrow::Cow::Borrowed(_) => schemas,
+            std::borrow::Cow::Owned(collapsed) => self.schemas(collapsed).await?,
+        };
+        for (i, schema) in schemas.iter().enumerate() {
+            if i == 0 || !Arc::ptr_eq(schema, &schemas[i - 1]) {
+                self.ensure_tombstones(schema).await?;
+            }
         }
         let self_referencing: Vec<bool> = schemas.iter().map(|s| s.self_referencing).collect();
         if let Some(order) = deletes_first(&changes, &self_referencing) {
@@ -352,7 +369,12 @@ impl Writer {
         let mut changes: std::borrow::Cow<[RowChange]> = changes.into();
         let mut decisions: HashMap<TableName, Decisions> = HashMap::new();
         for change in changes.iter().filter(|c| !matches!(c.kind, RowChangeKind::Truncate)) {
-            decisions.entry(change.table.clone()).or_default().applied += 1;
+            match decisions.get_mut(&change.table) {
+                Some(counts) => counts.applied += 1,
+                None => {
+                    decisions.insert(change.table.clone(), Decisions { applied: 1, ..Decisions::default() });
+                }
+            }
         }
         let mut tx = Tx::begin(&self.pool).await?;
         // Weigh the incoming rows against the stored ones, for the counters, to leave out upserts
@@ -574,28 +596,14 @@ enum Tx {
 }
 
 impl Tx {
+    /// Begins a transaction and marks it as dualsync's, in one round trip.
     async fn begin(pool: &Pool) -> Result<Tx, WriteError> {
         let context = || WriteError::database("beginning a transaction");
-        let mut tx = match pool {
-            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await.map_err(context())?),
-            Pool::MySql(pool) => Tx::MySql(pool.begin().await.map_err(context())?),
-        };
-        let mark = Statement {
-            sql: triggers::mark_session(tx.dialect()).to_string(),
-            values: Vec::new(),
-            copy: None,
-            context: "marking the session".into(),
-            key: &[],
-        };
-        tx.execute(&mark).await?;
-        Ok(tx)
-    }
-
-    fn dialect(&self) -> Dialect {
-        match self {
-            Tx::Postgres(_) => Dialect::Postgres,
-            Tx::MySql(_) => Dialect::MySql,
-        }
+        let begin = |dialect| AssertSqlSafe(format!("BEGIN; {}", triggers::mark_session(dialect)));
+        Ok(match pool {
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin_with(begin(Dialect::Postgres)).await.map_err(context())?),
+            Pool::MySql(pool) => Tx::MySql(pool.begin_with(begin(Dialect::MySql)).await.map_err(context())?),
+        })
     }
 
     async fn execute(&mut self, statement: &Statement<'_>) -> Result<(), WriteError> {
