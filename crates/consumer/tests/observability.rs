@@ -42,6 +42,9 @@ async fn endpoints_report_the_run() {
     assert!(sum("dualsync_events_applied_total", &this_run) >= 2.0, "{metrics}");
     let write_failures = [this_run.as_slice(), &["stage=\"write\""]].concat();
     assert!(sum("dualsync_events_dead_lettered_total", &write_failures) >= 1.0, "{metrics}");
+    // The two new rows went into PostgreSQL by COPY.
+    let target_table = format!("table=\"{}.items\"", target.namespace);
+    assert!(sum("dualsync_rows_copied_total", &[&target_table]) >= 2.0, "{metrics}");
     assert!(metrics.contains("dualsync_end_to_end_lag_seconds{"), "{metrics}");
     assert!(metrics.contains("dualsync_apply_seconds"), "{metrics}");
     assert!(metrics.contains("dualsync_batch_events"), "{metrics}");

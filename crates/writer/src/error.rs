@@ -91,6 +91,17 @@ impl WriteError {
         WriteError::Database { context, source }
     }
 
+    /// Whether a `COPY` of new rows failed where an upsert of the same rows may not: a row is
+    /// stored already (or collides on another unique key), or the table refuses `COPY` itself
+    /// (feature not supported, 0A000: row-level security).
+    pub(crate) fn refuses_copy(&self) -> bool {
+        match self {
+            WriteError::KeyCollision { .. } => true,
+            WriteError::Database { source: sqlx::Error::Database(db), .. } => db.code().as_deref() == Some("0A000"),
+            _ => false,
+        }
+    }
+
     /// Whether the target refused a row for a missing referenced row (a foreign key): the parent
     /// may still arrive from another topic, so this is worth retrying for a while.
     pub fn is_foreign_key(&self) -> bool {

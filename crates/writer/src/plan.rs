@@ -97,7 +97,7 @@ pub(crate) fn plan<'a>(
                         sql: dialect.copy(schema, &columns),
                         values: Vec::new(),
                         copy: Some(copy_rows(dialect, &table, &columns, &new)?),
-                        context: format!("copy into {table}"),
+                        context: format!("copy of new rows into {table}"),
                         key: &schema.key,
                     });
                 }

@@ -52,11 +52,11 @@ pub struct Writer {
     tombstones: HashMap<TableName, std::time::Instant>,
     /// Days tombstones are kept.
     tombstone_retention_days: u64,
-    /// Tables whose last copy of new rows collided with stored rows.
+    /// Tables whose last copy of new rows was refused (see [`WriteError::refuses_copy`]).
     copy_backoff: HashMap<TableName, CopyBackoff>,
 }
 
-/// Most batches the copies into a table pause after a collision (see [`Writer::apply`]).
+/// Most batches the copies into a table pause after a refused copy (see [`Writer::apply`]).
 const MAX_COPY_PAUSE: u32 = 64;
 
 /// The pause of the copies into one table after collisions.
@@ -64,7 +64,7 @@ const MAX_COPY_PAUSE: u32 = 64;
 struct CopyBackoff {
     /// Batches left before the next copy into the table is tried.
     skip: u32,
-    /// The length of the current pause; it doubles with each collision, up to [`MAX_COPY_PAUSE`].
+    /// The length of the current pause; it doubles with each refusal, up to [`MAX_COPY_PAUSE`].
     pause: u32,
 }
 
@@ -307,8 +307,8 @@ impl Writer {
             schemas = order.iter().map(|&i| schemas[i].clone()).collect();
         }
         tombstone::localize(self.dialect(), &mut changes, &schemas, &self.policies);
-        // Which upserts may be copied in: on PostgreSQL, unless a copy into their table collided
-        // lately.
+        // Which upserts may be copied in: on PostgreSQL, unless a copy into their table was
+        // refused lately.
         let may_copy = self.dialect() == Dialect::Postgres && self.nodelay.load(Ordering::Relaxed);
         let copy: Vec<bool> = changes
             .iter()
@@ -334,12 +334,12 @@ impl Writer {
                 }
                 Ok(decisions)
             }
-            // A row copied in as new was stored meanwhile by someone else, or collides on another
-            // unique key: the whole batch again, upserted, which decides (or reports) it. Copies
-            // into those tables pause for a while (longer after each collision), so a stream of
-            // updates does not pay for a failed copy in every batch.
-            Err(Attempt::CopyCollided(error)) => {
-                tracing::debug!(%error, "a row copied in as new is stored already; writing the batch again as upserts");
+            // A row copied in as new is stored already (or collides on another unique key), or the
+            // table refuses COPY: the whole batch again, upserted, which decides (or reports) it.
+            // Copies into those tables pause for a while (longer after each refusal), so a stream
+            // of updates does not pay for a failed copy in every batch.
+            Err(Attempt::CopyRefused(error)) => {
+                tracing::debug!(%error, "the copy of new rows was refused; writing the batch again as upserts");
                 for table in copied {
                     let backoff = self.copy_backoff.entry(table.clone()).or_default();
                     backoff.pause = (backoff.pause * 2).clamp(1, MAX_COPY_PAUSE);
@@ -356,7 +356,7 @@ impl Writer {
     /// Writes collapsed, ordered `changes` in one transaction. Upserts whose `copy` flag is set
     /// are copied in (PostgreSQL `COPY`) when their row is not stored: a table with a conflict
     /// rule learns that from the weighing, any other table is simply hoped to have none of them
-    /// yet. A unique-key violation of such a copy is returned as [`Attempt::CopyCollided`], with
+    /// yet. A copy that fails where upserts may not is returned as [`Attempt::CopyRefused`], with
     /// the transaction rolled back.
     async fn write(
         &self,
@@ -472,8 +472,8 @@ impl Writer {
         }
         for statement in &statements {
             match tx.execute(statement).await {
-                Err(error @ WriteError::KeyCollision { .. }) if statement.copy.is_some() => {
-                    return Err(Attempt::CopyCollided(error));
+                Err(error) if statement.copy.is_some() && error.refuses_copy() => {
+                    return Err(Attempt::CopyRefused(error));
                 }
                 result => result?,
             }
@@ -571,14 +571,14 @@ pub struct Decisions {
 enum Attempt {
     /// The batch could not be written.
     Failed(WriteError),
-    /// A row copied in as new collided with a stored row (see [`Writer::write`]).
-    CopyCollided(WriteError),
+    /// The copy of new rows failed where upserts may not (see [`WriteError::refuses_copy`]).
+    CopyRefused(WriteError),
 }
 
 impl Attempt {
     fn into_error(self) -> WriteError {
         match self {
-            Attempt::Failed(error) | Attempt::CopyCollided(error) => error,
+            Attempt::Failed(error) | Attempt::CopyRefused(error) => error,
         }
     }
 }

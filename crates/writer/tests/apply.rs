@@ -116,6 +116,23 @@ async fn new_rows_are_copied_in_and_stored_rows_upserted() {
 }
 
 #[tokio::test]
+async fn a_table_that_refuses_copy_gets_upserts() {
+    // PostgreSQL refuses COPY FROM into a table under row-level security.
+    let (db, mut writer) = products(Kind::Postgres).await;
+    db.exec(
+        "ALTER TABLE {ns}.items ENABLE ROW LEVEL SECURITY; ALTER TABLE {ns}.items FORCE ROW LEVEL SECURITY; \
+         CREATE POLICY everything ON {ns}.items USING (true) WITH CHECK (true)",
+    )
+    .await;
+    let items = table(&db, "items");
+    for id in [1, 2] {
+        let decided = writer.apply(&[upsert(&db, id, "new", None)], &[]).await.unwrap();
+        assert_eq!(decided[&items], Decisions { applied: 1, ..Decisions::default() });
+    }
+    assert_eq!(contents(&db).await, rows(&[&["1", "new", "NULL"], &["2", "new", "NULL"]]));
+}
+
+#[tokio::test]
 async fn over_long_values_are_refused_not_truncated() {
     for kind in KINDS {
         let (db, mut writer) = products(kind).await;
