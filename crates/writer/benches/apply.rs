@@ -5,7 +5,10 @@
 //! from `testing/services.sh env`). `BENCH_ROWS` (default 200000) rows are inserted, then
 //! updated, in batches of `BENCH_BATCH` (default 500, the consumer's default) — one transaction
 //! per batch, as the consumer applies them. The ceiling is PostgreSQL `COPY` / the largest
-//! multi-row MariaDB `INSERT` of the same rows in one transaction; the naive applier writes one
+//! multi-row MariaDB `INSERT` of the same rows in one transaction. Beside it, the engine's own bulk
+//! update of the same rows (PostgreSQL `COPY` into a temporary table and one `UPDATE … FROM`;
+//! MariaDB the largest multi-row `INSERT … ON DUPLICATE KEY UPDATE`), which shows how far below an
+//! insert-only load the engines themselves update; the naive applier writes one
 //! single-row upsert per event, each in its own transaction, over `BENCH_NAIVE_ROWS` (default
 //! 10000) rows. Like every writer transaction, each of the naive applier's also writes the
 //! marker row change capture recognises, so its per-event cost includes that second statement. The same inserts and updates run once more into a table with a conflict rule
@@ -56,16 +59,22 @@ async fn apply_rate(writer: &mut Writer, changes: &[RowChange], batch: usize) ->
     changes.len() as f64 / started.elapsed().as_secs_f64()
 }
 
-/// The database's bulk-load ceiling for the same rows, rows per second.
-async fn ceiling(db: &TestDb, table: &TableName, rows: usize) -> f64 {
+/// The database's own bulk write of the same rows, rows per second: round 0 loaded into the
+/// empty table (the ceiling), then round 1 as updates of them (the engine's own bulk update).
+async fn ceilings(db: &TestDb, table: &TableName, rows: usize) -> (f64, f64) {
     let text = |v: &Value| match v {
         Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_string()),
         Value::Text(s) => Some(s.clone()),
         other => Some(other.to_string()),
     };
-    let rows: Vec<Vec<Option<String>>> =
-        (0..rows as i64).map(|id| row(id, 0).0.iter().map(|(_, v)| text(v)).collect()).collect();
-    db.bulk_load(&table.name, &rows).await
+    let round = |round| -> Vec<Vec<Option<String>>> {
+        (0..rows as i64).map(|id| row(id, round).0.iter().map(|(_, v)| text(v)).collect()).collect()
+    };
+    let columns: Vec<String> = row(0, 0).0.into_iter().map(|(c, _)| c).collect();
+    let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+    let load = db.bulk_load(&table.name, &round(0)).await;
+    let update = db.bulk_update(&table.name, &columns, &round(1)).await;
+    (load, update)
 }
 
 /// A naive applier: one single-row upsert per event, each in its own transaction.
@@ -89,7 +98,7 @@ async fn main() {
         let db = TestDb::new(kind).await;
         let mut writer = Writer::connect(&db.url).await.expect("writer");
         let bulk = fresh(&db, "bulk").await;
-        let ceiling = ceiling(&db, &bulk, rows).await;
+        let (ceiling, update_ceiling) = ceilings(&db, &bulk, rows).await;
         let ours = fresh(&db, "ours").await;
         let inserts = apply_rate(&mut writer, &upserts(&ours, 0..rows as i64, 0), batch).await;
         let updates = apply_rate(&mut writer, &upserts(&ours, 0..rows as i64, 1), batch).await;
@@ -112,6 +121,12 @@ async fn main() {
             inserts / naive_inserts,
             100.0 * updates / ceiling,
             updates / naive_updates,
+        );
+        println!(
+            "{kind:?}: the engine's own bulk update of the same rows {update_ceiling:>8.0} rows/s ({:.0}% of ceiling); \
+             updates are {:.0}% of it",
+            100.0 * update_ceiling / ceiling,
+            100.0 * updates / update_ceiling,
         );
         println!(
             "{kind:?}: with a conflict rule and tombstones: inserts {guarded_inserts:>8.0} rows/s ({:.0}% of ceiling) \
