@@ -92,10 +92,13 @@ impl Writer {
         // does the writer copy new rows in.
         let nodelay = Arc::new(AtomicBool::new(true));
         let after_connect = |port: u16, socket: bool| {
-            let nodelay = nodelay.clone();
+            let (nodelay, scheme) = (nodelay.clone(), scheme.to_string());
             move || {
-                if !socket && !crate::nodelay::set_for_peer_port(port) {
-                    nodelay.store(false, Ordering::Relaxed);
+                if !socket && !crate::nodelay::set_for_peer_port(port) && nodelay.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "could not turn off Nagle's algorithm on a connection to the target ({scheme}://…); \
+                         a PostgreSQL target gets upserts from now on, never copies of new rows, which is slower for inserts"
+                    );
                 }
             }
         };
@@ -137,12 +140,6 @@ impl Writer {
                 return Err(WriteError::UnsupportedUrl { scheme: other.to_string() });
             }
         };
-        if !nodelay.load(Ordering::Relaxed) {
-            tracing::warn!(
-                "could not turn off Nagle's algorithm on the connections to the target ({scheme}://…); \
-                 rows are upserted, never copied in, which is slower for inserts"
-            );
-        }
         let writer = Writer {
             pool,
             nodelay,
