@@ -8,8 +8,8 @@ use dualsync_mapping::{RowChange, RowChangeKind, TableName};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{Arguments, AssertSqlSafe, Database, Encode, MySqlPool, PgPool, Type};
 
 use dualsync_conflict::Guard;
@@ -106,35 +106,13 @@ impl Writer {
             "postgres" | "postgresql" => {
                 let options = PgConnectOptions::from_str(url).map_err(WriteError::database(context()))?;
                 let set = after_connect(options.get_port(), options.get_socket().is_some());
-                Pool::Postgres(
-                    PgPoolOptions::new()
-                        .max_connections(POOL_SIZE)
-                        .acquire_timeout(CONNECT_TIMEOUT)
-                        .after_connect(move |_, _| {
-                            set();
-                            Box::pin(async { Ok(()) })
-                        })
-                        .connect_with(options)
-                        .await
-                        .map_err(WriteError::database(context()))?,
-                )
+                Pool::Postgres(open_pool(options, set).await.map_err(WriteError::database(context()))?)
             }
             "mysql" | "mariadb" => {
                 let url = url.replacen("mariadb://", "mysql://", 1);
                 let options = MySqlConnectOptions::from_str(&url).map_err(WriteError::database(context()))?;
                 let set = after_connect(options.get_port(), options.get_socket().is_some());
-                Pool::MySql(
-                    MySqlPoolOptions::new()
-                        .max_connections(POOL_SIZE)
-                        .acquire_timeout(CONNECT_TIMEOUT)
-                        .after_connect(move |_, _| {
-                            set();
-                            Box::pin(async { Ok(()) })
-                        })
-                        .connect_with(options)
-                        .await
-                        .map_err(WriteError::database(context()))?,
-                )
+                Pool::MySql(open_pool(options, set).await.map_err(WriteError::database(context()))?)
             }
             other => {
                 return Err(WriteError::UnsupportedUrl { scheme: other.to_string() });
@@ -542,6 +520,23 @@ impl Writer {
             }),
         }
     }
+}
+
+/// A pool of [`POOL_SIZE`] connections to the database `options` name, running `on_connect` for
+/// each new connection.
+async fn open_pool<DB: sqlx::Database>(
+    options: <DB::Connection as sqlx::Connection>::Options,
+    on_connect: impl Fn() + Send + Sync + 'static,
+) -> Result<sqlx::Pool<DB>, sqlx::Error> {
+    sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(POOL_SIZE)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .after_connect(move |_, _| {
+            on_connect();
+            Box::pin(async { Ok(()) })
+        })
+        .connect_with(options)
+        .await
 }
 
 /// What the conflict rule decided for the rows of one table in one batch. Every upsert and
