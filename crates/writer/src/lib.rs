@@ -2,9 +2,10 @@
 //!
 //! [`Writer::apply`] writes a batch of [`RowChange`]s in one transaction: upserts as
 //! `INSERT … ON CONFLICT (key) DO UPDATE` (PostgreSQL) or `INSERT … ON DUPLICATE KEY UPDATE`
-//! (MySQL/MariaDB), deletes as `DELETE … WHERE key = …`. Identifiers are quoted, values are always
-//! bound as parameters. Applying the same batch twice leaves the same rows, so Kafka redelivery is
-//! harmless.
+//! (MySQL/MariaDB), deletes as `DELETE … WHERE key = …`; on PostgreSQL, rows not stored yet are
+//! copied in with `COPY` instead. Identifiers are quoted, values are always bound as parameters
+//! (or sent as `COPY` data). Applying the same batch twice leaves the same rows, so Kafka
+//! redelivery is harmless.
 //!
 //! [`RowChange`]: dualsync_mapping::RowChange
 
