@@ -59,7 +59,7 @@ pub struct Writer {
 /// Most batches the copies into a table pause after a refused copy (see [`Writer::apply`]).
 const MAX_COPY_PAUSE: u32 = 64;
 
-/// The pause of the copies into one table after collisions.
+/// The pause of the copies into one table after refused copies.
 #[derive(Debug, Default)]
 struct CopyBackoff {
     /// Batches left before the next copy into the table is tried.
