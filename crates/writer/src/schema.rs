@@ -15,7 +15,8 @@ pub struct Column {
     /// The type incoming values are cast to: PostgreSQL's type without its modifier
     /// (`character varying`, not `character varying(64)`), because an explicit cast to the
     /// modified type silently truncates an over-long value, while storing it into the column
-    /// refuses it. MySQL: the same as `sql_type`.
+    /// refuses it. It is `format_type(type, -1)`, which names `bpchar` and `"bit"` rather than
+    /// `character` and `bit` (those mean one character, one bit). MySQL: the same as `sql_type`.
     pub cast_type: String,
 }
 
@@ -70,7 +71,7 @@ impl TableSchema {
     pub async fn read_postgres(pool: &PgPool, name: &TableName) -> Result<TableSchema, WriteError> {
         let regclass = crate::Dialect::Postgres.table(name);
         let rows = sqlx::query(
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL), \
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, -1), \
                     COALESCE((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) WHERE k.attnum = a.attnum), 0) \
              FROM pg_attribute a \
              LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary \

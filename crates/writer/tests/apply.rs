@@ -242,6 +242,103 @@ async fn values_bind_into_other_column_types() {
 }
 
 #[tokio::test]
+async fn every_value_kind_is_copied_in_as_it_is_upserted_into_postgres() {
+    use chrono::{FixedOffset, NaiveDate, NaiveTime};
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec(
+        "CREATE TYPE {ns}.mood AS ENUM ('sad', 'happy'); \
+         CREATE TABLE {ns}.every (id BIGINT PRIMARY KEY, i BIGINT, d NUMERIC(20,5), f DOUBLE PRECISION, b BOOLEAN, \
+         t TEXT, v VARCHAR(40), c CHAR(5), by BYTEA, dt DATE, tm TIME(6), ttz TIMETZ, ts TIMESTAMP(6), \
+         tstz TIMESTAMPTZ, inf TIMESTAMP, iv INTERVAL, j JSON, jb JSONB, u UUID, ia INTEGER[], ta TEXT[], \
+         bits BIT(9), e {ns}.mood)",
+    )
+    .await;
+    let mut writer = Writer::connect(&db.url).await.unwrap();
+    let every = table(&db, "every");
+    let day = NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
+    let at = day.and_hms_micro_opt(3, 4, 5, 678_901).unwrap();
+    let values = vec![
+        ("i".to_string(), Value::Int(i64::MIN)),
+        ("d".into(), Value::Decimal("-123456789012345.12345".parse().unwrap())),
+        ("f".into(), Value::Float(0.1)),
+        ("b".into(), Value::Bool(false)),
+        ("t".into(), Value::Text("tab\there\nline\r\\N back\\slash \"q\" ü 😀".into())),
+        ("v".into(), Value::Text("x".repeat(40))),
+        ("c".into(), Value::Text("ab".into())),
+        ("by".into(), Value::Bytes(vec![0, 1, b'\\', b'\t', 255])),
+        ("dt".into(), Value::Date(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap())),
+        ("tm".into(), Value::Time((13 * 3600 + 14 * 60 + 15) * 1_000_000_000 + 123_456_000)),
+        (
+            "ttz".into(),
+            Value::TimeTz(
+                NaiveTime::from_hms_milli_opt(10, 11, 12, 500).unwrap(),
+                FixedOffset::east_opt(19_800).unwrap(),
+            ),
+        ),
+        ("ts".into(), Value::Timestamp(at)),
+        ("tstz".into(), Value::TimestampTz(at.and_local_timezone(FixedOffset::east_opt(7200).unwrap()).unwrap())),
+        ("inf".into(), Value::Infinity { negative: true }),
+        ("iv".into(), Value::Interval(dualsync_envelope::Interval { months: 14, days: -3, micros: 4_000_001 })),
+        ("j".into(), Value::Json(r#"{"a": [1, "x\ty\\"], "b": null}"#.into())),
+        ("jb".into(), Value::Json(r#"{"b": 1, "a": "\\"}"#.into())),
+        ("u".into(), Value::Uuid("67e55044-10b1-426f-9247-bb680e5fe0c8".parse().unwrap())),
+        ("ia".into(), Value::Array(vec![Value::Int(1), Value::Null, Value::Int(-3)])),
+        (
+            "ta".into(),
+            Value::Array(vec![
+                Value::Text("a,b".into()),
+                Value::Text("q\"uote".into()),
+                Value::Text("back\\slash\ttab".into()),
+                Value::Null,
+                Value::Text(String::new()),
+            ]),
+        ),
+        ("bits".into(), Value::Bits { bytes: vec![0b0000_0101, 0b1], length: 9 }),
+        ("e".into(), Value::Enum("happy".into())),
+    ];
+    let row = |id: i64, values: &[(String, Value)]| {
+        let mut row = vec![("id".to_string(), Value::Int(id))];
+        row.extend(values.iter().cloned());
+        RowChange { table: every.clone(), kind: RowChangeKind::Upsert(Row(row)) }
+    };
+    // Row 1 is new: copied in. Row 2 is stored first, then upserted with the same values.
+    let decided = writer.apply(&[row(1, &values)], &[]).await.unwrap();
+    assert_eq!(decided[&every].copied, 1);
+    writer.apply(&[row(2, &[])], &[]).await.unwrap();
+    let decided = writer.apply(&[row(2, &values)], &[]).await.unwrap();
+    assert_eq!(decided[&every], Decisions { applied: 1, ..Decisions::default() }, "upserted");
+    let columns: Vec<String> = values.iter().map(|(c, _)| format!("{c}::text")).collect();
+    let read = |id: i64| format!("SELECT {} FROM {{ns}}.every WHERE id = {id}", columns.join(", "));
+    let (copied, upserted) = (db.rows(&read(1)).await, db.rows(&read(2)).await);
+    assert_eq!(copied, upserted, "the copy and the upsert store the same values");
+    let expected = [
+        "-9223372036854775808",
+        "-123456789012345.12345",
+        "0.1",
+        "false",
+        "tab\there\nline\r\\N back\\slash \"q\" ü 😀",
+        &"x".repeat(40),
+        "ab", // char(5) as text drops the padding
+        r"\x00015c09ff",
+        "2024-02-29",
+        "13:14:15.123456",
+        "10:11:12.5+05:30",
+        "2024-01-02 03:04:05.678901",
+        "2024-01-02 01:04:05.678901+00",
+        "-infinity",
+        "1 year 2 mons -3 days +00:00:04.000001",
+        r#"{"a": [1, "x\ty\\"], "b": null}"#,
+        r#"{"a": "\\", "b": 1}"#,
+        "67e55044-10b1-426f-9247-bb680e5fe0c8",
+        "{1,NULL,-3}",
+        r#"{"a,b","q\"uote","back\\slash	tab",NULL,""}"#,
+        "100000101",
+        "happy",
+    ];
+    assert_eq!(copied, rows(&[&expected]), "copied");
+}
+
+#[tokio::test]
 async fn checkpoints_commit_with_their_batch() {
     use dualsync_writer::Checkpoint;
     for kind in KINDS {
