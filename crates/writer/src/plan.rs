@@ -48,7 +48,7 @@ pub(crate) fn plan<'a>(
         let table = schema.name.to_string();
         match &change.kind {
             // A row that lacks values (unchanged TOAST) exists at the source: update what it has.
-            RowChangeKind::Upsert(row) if row.iter().any(|(_, v)| *v == Value::Unavailable) => {
+            RowChangeKind::Upsert(row) if partial(row) => {
                 let columns = check_upsert(schema, row)?;
                 let guard = policy.and_then(|p| p.guard.as_ref());
                 let set: Vec<&str> = columns.iter().copied().filter(|c| !schema.key.iter().any(|k| k == c)).collect();
@@ -75,12 +75,11 @@ pub(crate) fn plan<'a>(
                 let mut rows: Vec<&Row> = vec![row];
                 while let Some(RowChangeKind::Upsert(next)) = changes.get(i + rows.len()).map(|c| &c.kind) {
                     let same_table = changes[i + rows.len()].table == change.table;
-                    let partial = next.iter().any(|(_, v)| *v == Value::Unavailable);
                     // The same columns as the first row (the common case) need only the key check.
                     let same_columns = next.0.len() == columns.len()
                         && next.iter().zip(&columns).all(|((c, _), expected)| c == *expected)
                         && keyed(schema, next);
-                    if !same_table || partial || !(same_columns || check_upsert(schema, next)? == columns) {
+                    if !same_table || partial(next) || !(same_columns || check_upsert(schema, next)? == columns) {
                         break;
                     }
                     rows.push(next);
@@ -232,20 +231,17 @@ pub(crate) fn weighings<'a>(
     let report_new = dialect == Dialect::Postgres;
     let mut groups: Vec<(&TableName, bool, Vec<usize>)> = Vec::new();
     for (i, change) in changes.iter().enumerate() {
-        let guard = policies.get(&change.table).and_then(|p| p.guard.as_ref());
+        let Some(guard) = policies.get(&change.table).and_then(|p| p.guard.as_ref()) else { continue };
         let (row, deletes) = match &change.kind {
-            RowChangeKind::Upsert(row) if !row.iter().any(|(_, v)| *v == Value::Unavailable) => (row, false),
+            RowChangeKind::Upsert(row) if !partial(row) => (row, false),
             RowChangeKind::Delete(row) => (row, true),
             _ => continue,
         };
         // Rows without the conflict column are written unguarded; deletes without a time too.
-        let weighed = match guard.map(|g| row.get(&g.column)) {
-            None => false,
-            Some(None) => false,
-            Some(Some(v)) => !(deletes && v.is_null()),
-        };
-        if !weighed {
-            continue;
+        match row.get(&guard.column) {
+            None => continue,
+            Some(v) if deletes && v.is_null() => continue,
+            Some(_) => {}
         }
         match groups.iter_mut().find(|(t, d, _)| *t == &change.table && *d == deletes) {
             Some((_, _, positions)) => positions.push(i),
@@ -256,10 +252,10 @@ pub(crate) fn weighings<'a>(
     for (table, deletes, positions) in groups {
         let schema = &*schemas[positions[0]];
         let policy = policies.get(table);
-        let guard = policy.and_then(|p| p.guard.as_ref());
+        let guard = policy.and_then(|p| p.guard.as_ref()).expect("grouped by guard");
         let tomb = if deletes { None } else { tombstone::schema(schema, policy) };
         let mut columns: Vec<&str> = schema.key.iter().map(String::as_str).collect();
-        columns.extend(guard.map(|g| g.column.as_str()));
+        columns.push(&guard.column);
         let name = schema.name.to_string();
         let mut start = 0;
         // One parameter per column (PostgreSQL) or for all rows (MySQL): any number of rows fits.
@@ -287,7 +283,7 @@ pub(crate) fn weighings<'a>(
                 table,
                 positions: part.to_vec(),
                 deletes,
-                incoming_wins_ties: guard.is_some_and(|g| g.incoming_wins_ties),
+                incoming_wins_ties: guard.incoming_wins_ties,
             });
             start += chunk;
         }
@@ -329,6 +325,11 @@ fn copy_rows(dialect: Dialect, table: &str, columns: &[&str], rows: &[&Row]) -> 
         out.push('\n');
     }
     Ok(out)
+}
+
+/// Whether `row` lacks some values (unchanged TOAST): it can update a stored row, not be inserted.
+pub(crate) fn partial(row: &Row) -> bool {
+    row.iter().any(|(_, v)| *v == Value::Unavailable)
 }
 
 /// Whether `row` has a value for every key column.

@@ -247,8 +247,7 @@ impl Dialect {
 
     /// The query that weighs incoming rows against the stored ones before they are written, for
     /// the decision counters, the tombstone check and (with `report_new`) to find the rows that
-    /// are not stored yet. The rows' key columns' values, then (with a `guard`) their conflict
-    /// value, arrive as PostgreSQL one text array per column, MySQL one JSON array of rows
+    /// are not stored yet. The rows' key columns' values, then their conflict value, arrive as PostgreSQL one text array per column, MySQL one JSON array of rows
     /// (`JSON_TABLE`); the query numbers the rows from 1. It returns `(number, verdict)` for each
     /// row that is not plainly applied: [`PREVENTED`] (an upsert of a row deleted at or after its
     /// time, per `tombstones`), [`NEW`] (no stored row; only with `report_new`), [`STALE`] (the
@@ -259,13 +258,13 @@ impl Dialect {
     pub fn weigh(
         self,
         schema: &TableSchema,
-        guard: Option<&Guard>,
+        guard: &Guard,
         tombstones: Option<&TableSchema>,
         report_new: bool,
     ) -> String {
         let key: Vec<&str> = schema.key.iter().map(String::as_str).collect();
         let mut columns = key.clone();
-        columns.extend(guard.map(|g| g.column.as_str()));
+        columns.push(&guard.column);
         let on = |alias: &str| -> String {
             key.iter()
                 .map(|k| format!("{alias}.{} = {}", self.quote(k), self.cast("u", k, schema)))
@@ -275,34 +274,27 @@ impl Dialect {
         let exists = format!("t.{} IS NOT NULL", self.quote(key[0]));
         let mut cases = String::new();
         let mut filter = Vec::new();
-        let mut wanted = format!("t.{}", self.quote(key[0]));
-        if let Some(g) = guard {
-            let incoming = self.cast("u", &g.column, schema);
-            if let Some(tomb) = tombstones {
-                let prevented = format!(
-                    "EXISTS (SELECT 1 FROM {} AS d WHERE {} AND ({incoming} IS NULL OR d.{} >= {incoming}))",
-                    self.table(&tomb.name),
-                    on("d"),
-                    self.quote(crate::tombstone::DELETED_AT)
-                );
-                cases.push_str(&format!("WHEN {prevented} THEN {PREVENTED} "));
-                filter.push(prevented);
-            }
+        let incoming = self.cast("u", &guard.column, schema);
+        let stored = format!("t.{}", self.quote(&guard.column));
+        let wanted = format!("t.{}, {stored}", self.quote(key[0]));
+        if let Some(tomb) = tombstones {
+            let prevented = format!(
+                "EXISTS (SELECT 1 FROM {} AS d WHERE {} AND ({incoming} IS NULL OR d.{} >= {incoming}))",
+                self.table(&tomb.name),
+                on("d"),
+                self.quote(crate::tombstone::DELETED_AT)
+            );
+            cases.push_str(&format!("WHEN {prevented} THEN {PREVENTED} "));
+            filter.push(prevented);
         }
         if report_new {
             cases.push_str(&format!("WHEN NOT ({exists}) THEN {NEW} "));
             filter.push(format!("NOT ({exists})"));
         }
-        if let Some(g) = guard {
-            let incoming = self.cast("u", &g.column, schema);
-            let stored = format!("t.{}", self.quote(&g.column));
-            let stale =
-                format!("({exists} AND {stored} IS NOT NULL AND ({incoming} IS NULL OR {stored} > {incoming}))");
-            let tie = format!("({exists} AND {stored} = {incoming})");
-            cases.push_str(&format!("WHEN {stale} THEN {STALE} ELSE {TIE}"));
-            filter.extend([stale, tie]);
-            wanted.push_str(&format!(", {stored}"));
-        }
+        let stale = format!("({exists} AND {stored} IS NOT NULL AND ({incoming} IS NULL OR {stored} > {incoming}))");
+        let tie = format!("({exists} AND {stored} = {incoming})");
+        cases.push_str(&format!("WHEN {stale} THEN {STALE} ELSE {TIE}"));
+        filter.extend([stale, tie]);
         let table = self.table(&schema.name);
         let (source, verdict) = match self {
             Dialect::Postgres => {

@@ -357,10 +357,7 @@ impl Writer {
         // decide by themselves.
         let mut prevented = Vec::new();
         let guarded = |c: &RowChange| self.policies.get(&c.table).is_some_and(|p| p.guard.is_some());
-        let whole_row = |c: &RowChange| match &c.kind {
-            RowChangeKind::Upsert(row) => !row.iter().any(|(_, v)| *v == Value::Unavailable),
-            _ => false,
-        };
+        let whole_row = |c: &RowChange| matches!(&c.kind, RowChangeKind::Upsert(row) if !plan::partial(row));
         let mut fresh: Vec<bool> =
             changes.iter().zip(copy).map(|(c, copy)| *copy && !guarded(c) && whole_row(c)).collect();
         for weighing in plan::weighings(dialect, &changes, &schemas, &self.policies)? {
