@@ -1,5 +1,8 @@
 //! A fresh namespace per test on a real database: a MariaDB database or a PostgreSQL schema.
 
+use std::str::FromStr;
+
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, MySqlConnection, PgConnection, Row as _};
 
 use crate::{mysql_url, pg_url, unique};
@@ -64,7 +67,13 @@ impl TestDb {
     /// MariaDB multi-row `INSERT`s of 10,000 rows. Rows per second: the ceiling benchmarks
     /// compare with.
     pub async fn bulk_load(&self, table: &str, rows: &[Vec<Option<String>>]) -> f64 {
-        self.bulk(table, rows, None).await
+        self.bulk(table, rows, None, rows.len()).await
+    }
+
+    /// [`TestDb::bulk_load`] in transactions of `batch` rows each, one after the other: what the
+    /// database's own bulk load does at a writer's batch size.
+    pub async fn bulk_load_batched(&self, table: &str, rows: &[Vec<Option<String>>], batch: usize) -> f64 {
+        self.bulk(table, rows, None, batch).await
     }
 
     /// The database's own bulk update of stored rows to `rows` (as for [`TestDb::bulk_load`];
@@ -73,81 +82,103 @@ impl TestDb {
     /// multi-row `INSERT … ON DUPLICATE KEY UPDATE`s of 10,000 rows. Rows per second: the ceiling
     /// for updates.
     pub async fn bulk_update(&self, table: &str, columns: &[&str], rows: &[Vec<Option<String>>]) -> f64 {
-        self.bulk(table, rows, Some(columns)).await
+        self.bulk(table, rows, Some(columns), rows.len()).await
     }
 
-    /// [`TestDb::bulk_load`], or with `update` (the columns, key first) [`TestDb::bulk_update`].
-    async fn bulk(&self, table: &str, rows: &[Vec<Option<String>>], update: Option<&[&str]>) -> f64 {
+    /// [`TestDb::bulk_load`], or with `update` (the columns, key first) [`TestDb::bulk_update`],
+    /// in transactions of `batch` rows.
+    async fn bulk(&self, table: &str, rows: &[Vec<Option<String>>], update: Option<&[&str]>, batch: usize) -> f64 {
         let started;
         let target = self.qualified(table);
+        let batches = rows.chunks(batch.max(1));
         match self.kind {
             Kind::Postgres => {
-                let mut data = String::with_capacity(rows.len() * 64);
-                for row in rows {
-                    let fields: Vec<String> = row
-                        .iter()
-                        .map(|v| v.as_ref().map_or(String::new(), |v| format!("\"{}\"", v.replace('"', "\"\""))))
-                        .collect();
-                    data.push_str(&fields.join(","));
-                    data.push('\n');
-                }
+                let data: Vec<String> = batches
+                    .map(|batch| {
+                        let mut data = String::with_capacity(batch.len() * 64);
+                        for row in batch {
+                            let fields: Vec<String> = row
+                                .iter()
+                                .map(|v| {
+                                    v.as_ref().map_or(String::new(), |v| format!("\"{}\"", v.replace('"', "\"\"")))
+                                })
+                                .collect();
+                            data.push_str(&fields.join(","));
+                            data.push('\n');
+                        }
+                        data
+                    })
+                    .collect();
                 let mut conn = PgConnection::connect(&self.url).await.expect("connect to PostgreSQL");
+                // sqlx 0.9.0 leaves Nagle's algorithm on, which costs each COPY 40 ms (see the
+                // writer's `nodelay`): the ceiling gets the writer's workaround too.
+                let port = PgConnectOptions::from_str(&self.url).expect("PostgreSQL URL").get_port();
+                dualsync_writer::nodelay::set_for_peer_port(port);
                 started = std::time::Instant::now();
-                let mut tx = conn.begin().await.expect("begin");
-                let into = match update {
-                    None => target.clone(),
-                    Some(_) => {
-                        let sql = format!("CREATE TEMP TABLE bulk_rows (LIKE {target}) ON COMMIT DROP");
-                        sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await.expect("staging table");
-                        "bulk_rows".to_string()
+                for data in data {
+                    let mut tx = conn.begin().await.expect("begin");
+                    let into = match update {
+                        None => target.clone(),
+                        Some(_) => {
+                            let sql = format!("CREATE TEMP TABLE bulk_rows (LIKE {target}) ON COMMIT DROP");
+                            sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await.expect("staging table");
+                            "bulk_rows".to_string()
+                        }
+                    };
+                    let mut copy =
+                        tx.copy_in_raw(&format!("COPY {into} FROM STDIN WITH (FORMAT csv)")).await.expect("copy");
+                    copy.send(data.as_bytes()).await.expect("copy data");
+                    copy.finish().await.expect("copy finish");
+                    if let Some(columns) = update {
+                        let set: Vec<String> = columns[1..].iter().map(|c| format!("\"{c}\" = s.\"{c}\"")).collect();
+                        let sql = format!(
+                            "UPDATE {target} AS t SET {} FROM bulk_rows AS s WHERE t.\"{key}\" = s.\"{key}\"",
+                            set.join(", "),
+                            key = columns[0]
+                        );
+                        sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await.expect("update");
                     }
-                };
-                let mut copy =
-                    tx.copy_in_raw(&format!("COPY {into} FROM STDIN WITH (FORMAT csv)")).await.expect("copy");
-                copy.send(data.as_bytes()).await.expect("copy data");
-                copy.finish().await.expect("copy finish");
-                if let Some(columns) = update {
-                    let set: Vec<String> = columns[1..].iter().map(|c| format!("\"{c}\" = s.\"{c}\"")).collect();
-                    let sql = format!(
-                        "UPDATE {target} AS t SET {} FROM bulk_rows AS s WHERE t.\"{key}\" = s.\"{key}\"",
-                        set.join(", "),
-                        key = columns[0]
-                    );
-                    sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await.expect("update");
+                    tx.commit().await.expect("commit");
                 }
-                tx.commit().await.expect("commit");
             }
             Kind::MySql => {
                 let on_duplicate = update.map_or(String::new(), |columns| {
                     let set: Vec<String> = columns[1..].iter().map(|c| format!("`{c}` = VALUES(`{c}`)")).collect();
                     format!(" ON DUPLICATE KEY UPDATE {}", set.join(", "))
                 });
-                let statements: Vec<String> = rows
-                    .chunks(10_000)
-                    .map(|chunk| {
-                        let values: Vec<String> = chunk
-                            .iter()
-                            .map(|row| {
-                                let fields: Vec<String> = row
+                let transactions: Vec<Vec<String>> = batches
+                    .map(|batch| {
+                        batch
+                            .chunks(10_000)
+                            .map(|chunk| {
+                                let values: Vec<String> = chunk
                                     .iter()
-                                    .map(|v| {
-                                        v.as_ref()
-                                            .map_or("NULL".to_string(), |v| format!("'{}'", v.replace('\'', "''")))
+                                    .map(|row| {
+                                        let fields: Vec<String> = row
+                                            .iter()
+                                            .map(|v| {
+                                                v.as_ref().map_or("NULL".to_string(), |v| {
+                                                    format!("'{}'", v.replace('\'', "''"))
+                                                })
+                                            })
+                                            .collect();
+                                        format!("({})", fields.join(","))
                                     })
                                     .collect();
-                                format!("({})", fields.join(","))
+                                format!("INSERT INTO {target} VALUES {}{on_duplicate}", values.join(","))
                             })
-                            .collect();
-                        format!("INSERT INTO {target} VALUES {}{on_duplicate}", values.join(","))
+                            .collect()
                     })
                     .collect();
                 let mut conn = MySqlConnection::connect(&self.url).await.expect("connect to MariaDB");
                 started = std::time::Instant::now();
-                let mut tx = conn.begin().await.expect("begin");
-                for sql in statements {
-                    sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await.expect("insert");
+                for statements in transactions {
+                    let mut tx = conn.begin().await.expect("begin");
+                    for sql in statements {
+                        sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut *tx).await.expect("insert");
+                    }
+                    tx.commit().await.expect("commit");
                 }
-                tx.commit().await.expect("commit");
             }
         }
         rows.len() as f64 / started.elapsed().as_secs_f64()

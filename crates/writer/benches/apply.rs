@@ -5,14 +5,18 @@
 //! from `testing/services.sh env`). `BENCH_ROWS` (default 200000) rows are inserted, then
 //! updated, in batches of `BENCH_BATCH` (default 500, the consumer's default) — one transaction
 //! per batch, as the consumer applies them. The ceiling is PostgreSQL `COPY` / the largest
-//! multi-row MariaDB `INSERT` of the same rows in one transaction. Beside it, the engine's own bulk
-//! update of the same rows (PostgreSQL `COPY` into a temporary table and one `UPDATE … FROM`;
-//! MariaDB the largest multi-row `INSERT … ON DUPLICATE KEY UPDATE`), which shows how far below an
-//! insert-only load the engines themselves update. Both are measured before and after the runs,
-//! and the faster counts; the naive applier writes one
-//! single-row upsert per event, each in its own transaction, over `BENCH_NAIVE_ROWS` (default
-//! 10000) rows. Like every writer transaction, each of the naive applier's also writes the
-//! marker row change capture recognises, so its per-event cost includes that second statement. The same inserts and updates run once more into a table with a conflict rule
+//! multi-row MariaDB `INSERT` of the same rows in one transaction. Beside it:
+//! - the engine's own bulk update of the same rows (PostgreSQL `COPY` into a temporary table and
+//!   one `UPDATE … FROM`; MariaDB the largest multi-row `INSERT … ON DUPLICATE KEY UPDATE`), which
+//!   shows how far below an insert-only load the engines themselves update;
+//! - the engine's own bulk load in transactions of `BENCH_BATCH` rows, which shows what a batch
+//!   size costs the database itself, before any work of the writer's.
+//!
+//! All three are measured before and after the runs, and the faster counts. The naive applier
+//! writes one single-row upsert per event, each in its own transaction, over `BENCH_NAIVE_ROWS`
+//! (default 10000) rows. Like every writer transaction, each of the naive applier's also writes
+//! the marker row change capture recognises, so its per-event cost includes that second
+//! statement. The same inserts and updates run once more into a table with a conflict rule
 //! (version column) and hard deletes, which adds the weighing query per batch (decision counts and
 //! the tombstone check), to show its cost.
 
@@ -61,8 +65,9 @@ async fn apply_rate(writer: &mut Writer, changes: &[RowChange], batch: usize) ->
 }
 
 /// The database's own bulk write of the same rows, rows per second: round 0 loaded into the
-/// empty table (the ceiling), then round 1 as updates of them (the engine's own bulk update).
-async fn ceilings(db: &TestDb, table: &TableName, rows: usize) -> (f64, f64) {
+/// empty table (the ceiling), then round 1 as updates of them (the engine's own bulk update); and
+/// round 0 loaded once more, into a second table, in transactions of `batch` rows.
+async fn ceilings(db: &TestDb, table: &TableName, rows: usize, batch: usize) -> (f64, f64, f64) {
     let text = |v: &Value| match v {
         Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_string()),
         Value::Text(s) => Some(s.clone()),
@@ -75,7 +80,10 @@ async fn ceilings(db: &TestDb, table: &TableName, rows: usize) -> (f64, f64) {
     let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
     let load = db.bulk_load(&table.name, &round(0)).await;
     let update = db.bulk_update(&table.name, &columns, &round(1)).await;
-    (load, update)
+    let batched = format!("{}_batched", table.name);
+    db.exec(&format!("CREATE TABLE {{ns}}.{batched} ({COLUMNS})")).await;
+    let batched = db.bulk_load_batched(&batched, &round(0), batch).await;
+    (load, update, batched)
 }
 
 /// A naive applier: one single-row upsert per event, each in its own transaction.
@@ -99,7 +107,7 @@ async fn main() {
         let db = TestDb::new(kind).await;
         let mut writer = Writer::connect(&db.url).await.expect("writer");
         let bulk = fresh(&db, "bulk").await;
-        let (ceiling, update_ceiling) = ceilings(&db, &bulk, rows).await;
+        let (ceiling, update_ceiling, batched_ceiling) = ceilings(&db, &bulk, rows, batch).await;
         let ours = fresh(&db, "ours").await;
         let inserts = apply_rate(&mut writer, &upserts(&ours, 0..rows as i64, 0), batch).await;
         let updates = apply_rate(&mut writer, &upserts(&ours, 0..rows as i64, 1), batch).await;
@@ -118,8 +126,9 @@ async fn main() {
         // The ceilings once more, after the runs: the faster of the two counts (the machine is
         // shared, and a slow moment must not flatter the ratios).
         let again = fresh(&db, "bulk_again").await;
-        let (ceiling_again, update_ceiling_again) = ceilings(&db, &again, rows).await;
+        let (ceiling_again, update_ceiling_again, batched_again) = ceilings(&db, &again, rows, batch).await;
         let (ceiling, update_ceiling) = (ceiling.max(ceiling_again), update_ceiling.max(update_ceiling_again));
+        let batched_ceiling = batched_ceiling.max(batched_again);
         println!(
             "{kind:?}: ceiling {ceiling:>8.0} rows/s | inserts {inserts:>8.0} rows/s ({:.0}% of ceiling, {:.1}x naive {naive_inserts:.0}) \
              | updates {updates:>8.0} rows/s ({:.0}% of ceiling, {:.1}x naive {naive_updates:.0})",
@@ -133,6 +142,12 @@ async fn main() {
              updates are {:.0}% of it",
             100.0 * update_ceiling / ceiling,
             100.0 * updates / update_ceiling,
+        );
+        println!(
+            "{kind:?}: the engine's own bulk load in transactions of {batch} rows {batched_ceiling:>8.0} rows/s \
+             ({:.0}% of ceiling); inserts are {:.0}% of it",
+            100.0 * batched_ceiling / ceiling,
+            100.0 * inserts / batched_ceiling,
         );
         println!(
             "{kind:?}: with a conflict rule and tombstones: inserts {guarded_inserts:>8.0} rows/s ({:.0}% of ceiling) \

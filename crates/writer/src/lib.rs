@@ -15,7 +15,7 @@ mod collapse;
 mod encode;
 mod error;
 mod hint;
-mod nodelay;
+pub mod nodelay;
 mod plan;
 mod schema;
 mod sql;

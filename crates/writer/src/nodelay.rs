@@ -9,12 +9,13 @@
 //! them; on any other socket to that port the option only lowers latency). The sockets are
 //! reached through a duplicate of their descriptor (`pidfd_getfd`, Linux 5.6+), so no unsafe code
 //! is needed. Elsewhere, or when the kernel refuses, it reports `false` and the writer keeps to
-//! upserts.
+//! upserts. Public for the process's other sqlx connections that send `COPY` (the benchmarks'
+//! bulk-load ceilings), which need the same workaround.
 
 /// Sets `TCP_NODELAY` on every TCP socket of this process whose peer port is `port`. Returns
 /// whether at least one was found and set.
 #[cfg(target_os = "linux")]
-pub(crate) fn set_for_peer_port(port: u16) -> bool {
+pub fn set_for_peer_port(port: u16) -> bool {
     use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_open};
     let Ok(pidfd) = pidfd_open(getpid(), PidfdFlags::empty()) else { return false };
     let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return false };
@@ -38,7 +39,7 @@ pub(crate) fn set_for_peer_port(port: u16) -> bool {
 
 /// Not Linux: nothing is set.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn set_for_peer_port(_port: u16) -> bool {
+pub fn set_for_peer_port(_port: u16) -> bool {
     false
 }
 
