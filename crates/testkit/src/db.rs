@@ -113,7 +113,9 @@ impl TestDb {
                 // sqlx 0.9.0 leaves Nagle's algorithm on, which costs each COPY 40 ms (see the
                 // writer's `nodelay`): the ceiling gets the writer's workaround too.
                 let port = PgConnectOptions::from_str(&self.url).expect("PostgreSQL URL").get_port();
-                dualsync_writer::nodelay::set_for_peer_port(port);
+                if !dualsync_writer::nodelay::set_for_peer_port(port) {
+                    eprintln!("could not turn off Nagle's algorithm: each COPY of this ceiling may wait 40 ms more");
+                }
                 started = std::time::Instant::now();
                 for data in data {
                     let mut tx = conn.begin().await.expect("begin");
