@@ -254,7 +254,9 @@ impl Dialect {
     /// stored row is newer, or has a time and the incoming row none), [`TIE`]. Each row finds its
     /// stored row by an index lookup (PostgreSQL: a lateral subquery with `LIMIT 1`, which the
     /// planner cannot turn into a hash join over a scan of the whole table, as it would for a few
-    /// hundred rows).
+    /// hundred rows). Each row's verdict is worked out once and the rows without one are left out
+    /// after it (PostgreSQL: outside a subquery that `OFFSET 0` keeps from being merged; MySQL:
+    /// `HAVING`), so the tombstone lookup does not run twice for the rows reported.
     pub fn weigh(
         self,
         schema: &TableSchema,
@@ -273,7 +275,6 @@ impl Dialect {
         };
         let exists = format!("t.{} IS NOT NULL", self.quote(key[0]));
         let mut cases = String::new();
-        let mut filter = Vec::new();
         let incoming = self.cast("u", &guard.column, schema);
         let stored = format!("t.{}", self.quote(&guard.column));
         let wanted = format!("t.{}, {stored}", self.quote(key[0]));
@@ -285,30 +286,26 @@ impl Dialect {
                 self.quote(crate::tombstone::DELETED_AT)
             );
             cases.push_str(&format!("WHEN {prevented} THEN {PREVENTED} "));
-            filter.push(prevented);
         }
         if report_new {
             cases.push_str(&format!("WHEN NOT ({exists}) THEN {NEW} "));
-            filter.push(format!("NOT ({exists})"));
         }
         let stale = format!("({exists} AND {stored} IS NOT NULL AND ({incoming} IS NULL OR {stored} > {incoming}))");
         let tie = format!("({exists} AND {stored} = {incoming})");
-        cases.push_str(&format!("WHEN {stale} THEN {STALE} ELSE {TIE}"));
-        filter.extend([stale, tie]);
+        cases.push_str(&format!("WHEN {stale} THEN {STALE} WHEN {tie} THEN {TIE}"));
         let table = self.table(&schema.name);
-        let (source, verdict) = match self {
+        match self {
             Dialect::Postgres => {
                 let arrays: Vec<String> = (1..=columns.len()).map(|i| format!("${i}::text[]")).collect();
                 let aliases: Vec<String> = columns.iter().map(|c| self.quote(c)).collect();
-                (
-                    format!(
-                        "UNNEST({}) WITH ORDINALITY AS u({}, dualsync_n) \
-                         LEFT JOIN LATERAL (SELECT {wanted} FROM {table} AS t WHERE {} LIMIT 1) AS t ON true",
-                        arrays.join(", "),
-                        aliases.join(", "),
-                        on("t")
-                    ),
-                    format!("(CASE {cases} END)::bigint"),
+                format!(
+                    "SELECT dualsync_n, dualsync_verdict FROM (SELECT u.dualsync_n, (CASE {cases} END)::bigint AS dualsync_verdict \
+                     FROM UNNEST({}) WITH ORDINALITY AS u({}, dualsync_n) \
+                     LEFT JOIN LATERAL (SELECT {wanted} FROM {table} AS t WHERE {} LIMIT 1) AS t ON true OFFSET 0) AS w \
+                     WHERE dualsync_verdict IS NOT NULL",
+                    arrays.join(", "),
+                    aliases.join(", "),
+                    on("t")
                 )
             }
             Dialect::MySql => {
@@ -320,17 +317,15 @@ impl Dialect {
                         format!("{} {ty} PATH '$[{i}]'", self.quote(c))
                     })
                     .collect();
-                (
-                    format!(
-                        "JSON_TABLE(?, '$[*]' COLUMNS(dualsync_n FOR ORDINALITY, {})) AS u LEFT JOIN {table} AS t ON {}",
-                        typed.join(", "),
-                        on("t")
-                    ),
-                    format!("CAST(CASE {cases} END AS SIGNED)"),
+                format!(
+                    "SELECT u.dualsync_n, CAST(CASE {cases} END AS SIGNED) AS dualsync_verdict \
+                     FROM JSON_TABLE(?, '$[*]' COLUMNS(dualsync_n FOR ORDINALITY, {})) AS u LEFT JOIN {table} AS t ON {} \
+                     HAVING dualsync_verdict IS NOT NULL",
+                    typed.join(", "),
+                    on("t")
                 )
             }
-        };
-        format!("SELECT u.dualsync_n, {verdict} FROM {source} WHERE {}", filter.join(" OR "))
+        }
     }
 }
 
