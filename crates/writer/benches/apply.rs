@@ -18,15 +18,16 @@
 //! (default 10000) rows. Like every writer transaction, each of the naive applier's also writes
 //! the marker row change capture recognises, so its per-event cost includes that second
 //! statement. The same inserts and updates run once more into a table with a conflict rule
-//! (version column) and hard deletes, which adds the weighing query per batch (decision counts and
-//! the tombstone check), to show its cost.
+//! (version column) and hard deletes, whose tombstone table first gets `BENCH_ROWS`/10 tombstones
+//! of other rows: this adds the weighing query per batch (decision counts and the tombstone
+//! check), to show its cost.
 
 use std::time::Instant;
 
 use dualsync_envelope::{Row, Value};
 use dualsync_mapping::{RowChange, RowChangeKind, TableName};
 use dualsync_testkit::{Kind, TestDb};
-use dualsync_writer::Writer;
+use dualsync_writer::{TOMBSTONE_PREFIX, Writer};
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -45,6 +46,16 @@ fn row(id: i64, round: i64) -> Row {
         ("active".into(), Value::Bool((id + round) % 2 == 0)),
         ("version".into(), Value::Int(round)),
     ])
+}
+
+/// Deletes of rows `ids`, stamped with version 0: into a table with a conflict rule, each leaves
+/// a tombstone.
+fn deletes(table: &TableName, ids: std::ops::Range<i64>) -> Vec<RowChange> {
+    ids.map(|id| RowChange {
+        table: table.clone(),
+        kind: RowChangeKind::Delete(Row(vec![("id".into(), Value::Int(id)), ("version".into(), Value::Int(0))])),
+    })
+    .collect()
 }
 
 fn upserts(table: &TableName, ids: std::ops::Range<i64>, round: i64) -> Vec<RowChange> {
@@ -141,9 +152,14 @@ async fn round(db: &TestDb, writer: &mut Writer, n: usize, rows: usize, batch: u
         incoming_wins_ties: false,
     };
     writer.set_policy(guarded.clone(), dualsync_writer::TablePolicy { guard: Some(guard), soft_delete: None });
+    // Tombstones of other rows, as a table that has seen deletes has: each incoming row's lookup
+    // in the tombstone table then searches a real index.
+    let deleted = rows as i64..rows as i64 + rows as i64 / 10;
+    apply_rate(writer, &deletes(&guarded, deleted), batch).await;
     let guarded_inserts = apply_rate(writer, &upserts(&guarded, 0..rows as i64, 0), batch).await;
     let guarded_updates = apply_rate(writer, &upserts(&guarded, 0..rows as i64, 1), batch).await;
-    for table in [&bulk.name, &ours.name, &guarded.name] {
+    let tombstones = format!("{TOMBSTONE_PREFIX}{}", guarded.name);
+    for table in [&bulk.name, &ours.name, &guarded.name, &tombstones] {
         db.exec(&format!("DROP TABLE {{ns}}.{table}")).await;
     }
     Rates { ceiling, update_ceiling, batched_ceiling, inserts, updates, guarded_inserts, guarded_updates }
