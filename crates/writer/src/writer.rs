@@ -451,8 +451,11 @@ impl Writer {
             }
         }
         tx.commit().await?;
+        // Every written change's table has its counts already (see above).
         for (change, _) in changes.iter().zip(&fresh).filter(|(_, fresh)| **fresh) {
-            decisions.entry(change.table.clone()).or_default().copied += 1;
+            if let Some(counts) = decisions.get_mut(&change.table) {
+                counts.copied += 1;
+            }
         }
         Ok(decisions)
     }
