@@ -185,6 +185,25 @@ async fn restamping_and_triggers_on_the_conflict_column_are_reported() {
     );
 }
 
+/// Whole seconds on one side, microseconds on the other, although a `convert` is declared for the
+/// column: updates within one second would be ties on the legacy side (and lost there).
+#[tokio::test]
+async fn conflict_columns_of_different_precision_are_reported() {
+    let shop = shop().await;
+    shop.install_triggers();
+    shop.legacy.exec("ALTER TABLE {ns}.customers MODIFY modified DATETIME NOT NULL").await;
+    let (code, lines) = shop.findings(&shop.mapping);
+    assert_eq!(code, 1, "{lines:#?}");
+    assert_eq!(
+        lines,
+        [
+            "error: sync.conflict: legacy `modified` keeps 0 and revamp `updated_at` keeps 6 fractional digits of a second; two changes within the same second are a tie on the legacy side, so updates are lost there and the two sides decide differently. Give legacy `modified` of LEGACY.customers 6 digits too (MySQL `DATETIME(6)` / `TIMESTAMP(6)`, PostgreSQL `timestamp(6)`)",
+            "ok",
+            "1 error, 0 warnings",
+        ]
+    );
+}
+
 #[tokio::test]
 async fn keys_generated_on_both_sides_are_warned_about() {
     let shop = shop().await;

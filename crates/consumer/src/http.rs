@@ -1,9 +1,9 @@
 //! The consumer's HTTP endpoints: `/healthz` (the process is alive), `/readyz` (partitions are
-//! assigned and the target database answered the last write) and `/metrics` (Prometheus).
+//! assigned, the target database answered the last write and no setup error waits for a fix) and `/metrics` (Prometheus).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::extract::State;
@@ -18,11 +18,24 @@ pub struct Health {
     pub assigned: AtomicBool,
     /// The last write to the target database succeeded (or none failed yet).
     pub target_ok: AtomicBool,
+    /// The setup error the consumer is waiting on an operator to fix (a missing table, column,
+    /// key or privilege), with what to do.
+    setup_error: Mutex<Option<String>>,
 }
 
 impl Health {
     fn ready(&self) -> bool {
-        self.assigned.load(Ordering::Relaxed) && self.target_ok.load(Ordering::Relaxed)
+        self.assigned.load(Ordering::Relaxed) && self.target_ok.load(Ordering::Relaxed) && self.setup_error().is_none()
+    }
+
+    /// Records the setup error the consumer waits on, or (`None`) that writes pass again.
+    pub fn set_setup_error(&self, error: Option<String>) {
+        *self.setup_error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
+
+    /// The setup error the consumer waits on, if any.
+    pub fn setup_error(&self) -> Option<String> {
+        self.setup_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -55,11 +68,16 @@ pub(crate) async fn serve(
                 if health.ready() {
                     (StatusCode::OK, "ready\n".to_string())
                 } else {
-                    let why = format!(
+                    let mut why = format!(
                         "not ready: partitions assigned: {}, target database answering: {}\n",
                         health.assigned.load(Ordering::Relaxed),
                         health.target_ok.load(Ordering::Relaxed)
                     );
+                    if let Some(error) = health.setup_error() {
+                        why.push_str(&format!(
+                            "waiting for the target to be fixed: {error}\n(nothing is applied or dead-lettered meanwhile; the consumer retries and resumes by itself)\n"
+                        ));
+                    }
                     (StatusCode::SERVICE_UNAVAILABLE, why)
                 }
             }),

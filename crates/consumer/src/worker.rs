@@ -10,12 +10,13 @@ use std::time::Duration;
 use dualsync_dlq::{DeadLetter, DeadLetters, Stage};
 use dualsync_envelope::{Decoder, TypeHints};
 use dualsync_mapping::{Direction, Mapped, Mapping, RowChange, Skip, TableName};
-use dualsync_writer::{Checkpoint, Decisions, TablePolicy, WriteError, Writer, debezium_type};
+use dualsync_writer::{Checkpoint, Decisions, ErrorClass, TablePolicy, WriteError, Writer, debezium_type};
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
+use crate::policy::{Retries, Step};
 use crate::runtime::{ConsumerError, Context, Shared, Stats, next_offsets, offset_list};
 use crate::{Config, Health};
 
@@ -146,12 +147,6 @@ pub(crate) struct Worker {
     pub(crate) stats: Arc<Stats>,
     pub(crate) shared: Arc<Shared>,
 }
-
-/// How long to wait before the first retry of a transient write failure; it doubles up to
-/// [`MAX_RETRY_DELAY`].
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(200);
-/// The longest wait between retries of a transient failure.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 
 impl Worker {
     /// Connects the worker's own pipeline (and database connection) and reads the checkpoints.
@@ -365,41 +360,52 @@ impl Worker {
         failed
     }
 
-    /// Applies, retrying transient failures with exponential backoff until they pass, and
-    /// foreign-key refusals for up to `wait_for_parents`; returns only permanent failures.
+    /// Applies, taking the error policy's step after each failure (see [`Retries::next_step`]):
+    /// transient and setup failures are retried until they pass, foreign-key refusals for up to
+    /// `wait_for_parents`; returns the failures the policy gives up on.
     async fn apply_retrying(
         &mut self,
         changes: &[RowChange],
         checkpoints: &[Checkpoint],
         wait_for_parents: Duration,
     ) -> Result<(), WriteError> {
-        let mut delay = FIRST_RETRY_DELAY;
-        let parents_deadline = Instant::now() + wait_for_parents;
+        let mut retries = Retries::new(wait_for_parents);
+        let direction = self.direction.name();
         loop {
             let started = Instant::now();
-            match self.writer.apply(changes, checkpoints).await {
-                Err(e) if e.is_foreign_key() && Instant::now() + delay <= parents_deadline => {
-                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "a referenced row is missing; waiting for it");
-                    metrics::counter!("dualsync_retries_total", "direction" => self.direction.name()).increment(1);
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(MAX_RETRY_DELAY);
-                }
-                Err(e) if e.is_transient() => {
-                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "transient write failure; retrying");
-                    self.health.target_ok.store(false, Ordering::Relaxed);
-                    metrics::counter!("dualsync_retries_total", "direction" => self.direction.name()).increment(1);
-                    metrics::gauge!("dualsync_retries_in_progress", "direction" => self.direction.name()).set(1.0);
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(MAX_RETRY_DELAY);
-                }
-                result => {
+            let error = match self.writer.apply(changes, checkpoints).await {
+                Ok(decisions) => {
                     self.health.target_ok.store(true, Ordering::Relaxed);
-                    metrics::gauge!("dualsync_retries_in_progress", "direction" => self.direction.name()).set(0.0);
-                    metrics::histogram!("dualsync_apply_seconds", "direction" => self.direction.name())
+                    self.health.set_setup_error(None);
+                    metrics::gauge!("dualsync_retries_in_progress", "direction" => direction).set(0.0);
+                    metrics::histogram!("dualsync_apply_seconds", "direction" => direction)
                         .record(started.elapsed().as_secs_f64());
-                    return result.map(|decisions| record_decisions(self.direction.name(), &decisions));
+                    record_decisions(direction, &decisions);
+                    return Ok(());
                 }
+                Err(error) => error,
+            };
+            let class = error.class();
+            let Step::Retry(delay) = retries.next_step(class) else {
+                return Err(error);
+            };
+            let retry_in_ms = delay.as_millis() as u64;
+            match class {
+                ErrorClass::Setup => {
+                    error!(error = %error, retry_in_ms, next_step = class.next_step(), "the target is not set up for this change");
+                    self.health.set_setup_error(Some(error.to_string()));
+                    // The operator may fix the table meanwhile: read its schema again.
+                    self.writer.forget_schemas();
+                }
+                ErrorClass::Transient => {
+                    warn!(error = %error, retry_in_ms, "transient write failure; retrying");
+                    self.health.target_ok.store(false, Ordering::Relaxed);
+                }
+                _ => warn!(error = %error, retry_in_ms, "a referenced row is missing; waiting for it"),
             }
+            metrics::counter!("dualsync_retries_total", "direction" => direction, "class" => class.name()).increment(1);
+            metrics::gauge!("dualsync_retries_in_progress", "direction" => direction).set(1.0);
+            tokio::time::sleep(delay).await;
         }
     }
 

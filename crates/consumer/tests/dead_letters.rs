@@ -61,7 +61,7 @@ async fn poison_events_go_to_the_dead_letter_topic_and_the_rest_is_applied() {
         })
         .collect();
     let expected = [("1", "decode"), ("3", "map"), ("4", "write")];
-    assert_eq!(summary, expected.map(|(o, s)| (o.to_string(), s.to_string(), "permanent".to_string())));
+    assert_eq!(summary, expected.map(|(o, s)| (o.to_string(), s.to_string(), "data".to_string())));
     for (letter, (offset, _)) in letters.iter().zip(expected) {
         let original = &events[offset.parse::<usize>().expect("offset")];
         assert_eq!(letter.key(), original.0.as_deref(), "the original key, unchanged");
@@ -129,4 +129,40 @@ async fn children_wait_for_their_parents_for_a_while() {
     let stats = consume(&config, Direction::LegacyToRevamp, 1).await;
     assert_eq!((stats.applied(), stats.dead_lettered()), (0, 1));
     assert_eq!(target.rows("SELECT id::text, parent_id::text FROM {ns}.children").await, rows(&[&["10", "1"]]));
+}
+
+/// A setup error (here: the target lacks a column the events carry) is not the data's fault:
+/// with a dead-letter topic configured, nothing goes there (before the fix every event was
+/// bisected and dead-lettered one by one), `/readyz` fails with the error, and once the operator
+/// adds the column the consumer resumes by itself and applies every event.
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_errors_wait_for_the_fix_and_fill_no_dead_letters() {
+    use common::{Running, add_dlq_and_http, get, wait_until};
+    let target = TestDb::new(Kind::Postgres).await;
+    target.exec("CREATE TABLE {ns}.items (id INTEGER PRIMARY KEY)").await;
+    let (topic, dlq) = (unique("legacy.shop.items"), unique("dualsync.dlq"));
+    create_topic(&topic, 1).await;
+    create_topic(&dlq, 1).await;
+    let events: Vec<Record> = (1..=20).map(|id| create(id, Some("named"))).collect();
+    produce(&topic, &events).await;
+    let path = write_config(&temp_dir(), &topic, &target, &items_mapping(&target));
+    add_dlq_and_http(&path, &dlq);
+    let consumer = Running::start(&path).await;
+    let addr = consumer.addr;
+    // GIVEN events naming a column the target lacks, THEN /readyz says what to fix
+    wait_until(30, "/readyz to report the setup error", || async {
+        let (status, body) = get(addr, "/readyz").await;
+        status == 503 && body.contains("has no column \"name\"") && body.contains("waiting for the target to be fixed")
+    })
+    .await;
+    assert_eq!(consumer.stats.dead_lettered(), 0);
+    assert_eq!(consumer.stats.done(), 0, "nothing is applied or skipped meanwhile");
+    // WHEN the operator adds the column, THEN every event is applied and none dead-lettered
+    target.exec("ALTER TABLE {ns}.items ADD COLUMN name TEXT").await;
+    let stats = consumer.stats.clone();
+    wait_until(60, "the events after the fix", || async { stats.done() >= 20 }).await;
+    assert_eq!((stats.applied(), stats.dead_lettered()), (20, 0));
+    assert_eq!(target.rows("SELECT count(*)::text FROM {ns}.items WHERE name = 'named'").await, rows(&[&["20"]]));
+    wait_until(10, "/readyz to report ready", || async { get(addr, "/readyz").await.0 == 200 }).await;
+    consumer.stop().await;
 }

@@ -24,7 +24,8 @@ pub mod header {
     pub const TIMESTAMP: &str = "dualsync.original.timestamp";
     /// Where it failed: `decode`, `map` or `write`.
     pub const STAGE: &str = "dualsync.stage";
-    /// The error class: `permanent`.
+    /// The error class: `data` (only errors in the data are dead-lettered; the environment's and
+    /// the setup's are retried until they pass).
     pub const ERROR_CLASS: &str = "dualsync.error.class";
     /// The error message.
     pub const ERROR_MESSAGE: &str = "dualsync.error.message";
@@ -142,7 +143,7 @@ impl DeadLetters {
             .insert(Header { key: header::PARTITION, value: Some(&partition) })
             .insert(Header { key: header::OFFSET, value: Some(&offset) })
             .insert(Header { key: header::STAGE, value: Some(letter.stage.name()) })
-            .insert(Header { key: header::ERROR_CLASS, value: Some("permanent") })
+            .insert(Header { key: header::ERROR_CLASS, value: Some("data") })
             .insert(Header { key: header::ERROR_MESSAGE, value: Some(&letter.error) })
             .insert(Header { key: header::ATTEMPTS, value: Some(&attempts) })
             .insert(Header { key: header::CONSUMER, value: Some(letter.consumer) })

@@ -1,4 +1,5 @@
-//! Write errors, split into transient (retry) and permanent (the data or the setup is wrong).
+//! Write errors, and their classes: transient (retry), waiting for a parent row, data (dead-letter)
+//! and setup (an operator must fix the target).
 
 /// Why a batch could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -102,46 +103,111 @@ impl WriteError {
         }
     }
 
-    /// Whether the target refused a row for a missing referenced row (a foreign key): the parent
-    /// may still arrive from another topic, so this is worth retrying for a while.
-    pub fn is_foreign_key(&self) -> bool {
-        let WriteError::Database { source: sqlx::Error::Database(db), .. } = self else { return false };
-        db.code().as_deref() == Some("23503")
-            || db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().is_some_and(|e| e.number() == 1452)
-    }
-
-    /// Whether retrying the same batch later may succeed: lost or refused connections, deadlocks,
-    /// lock wait timeouts, serialization failures, too many connections, server shutdown.
-    /// Everything else is permanent: retrying would fail the same way.
-    pub fn is_transient(&self) -> bool {
-        let WriteError::Database { source, .. } = self else {
-            return false;
-        };
-        match source {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
-                true
+    /// What kind of failure this is, and so what to do next (see [`ErrorClass`]).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            WriteError::UnsupportedUrl { .. }
+            | WriteError::NoTable { .. }
+            | WriteError::NoPrimaryKey { .. }
+            | WriteError::UnknownColumn { .. } => ErrorClass::Setup,
+            WriteError::MissingKey { .. } | WriteError::Unwritable { .. } | WriteError::KeyCollision { .. } => {
+                ErrorClass::Data
             }
-            sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
-            sqlx::Error::Database(db) => {
-                let code = db.code().unwrap_or_default();
-                // PostgreSQL SQLSTATEs: class 08 connection exception, 40001 serialization failure,
-                // 40P01 deadlock, 53300 too many connections, 57P01..57P03 shutdown / cannot connect now.
-                // MySQL/MariaDB report SQLSTATE 40001 for deadlocks (1213) and HY000 for lock wait
-                // timeouts (1205), so their error numbers are checked too.
-                code.starts_with("08")
-                    || matches!(&*code, "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03")
-                    || is_transient_mysql(db.as_ref())
-            }
-            _ => false,
+            WriteError::Database { source, .. } => classify_database(source),
         }
     }
 }
 
-fn is_transient_mysql(db: &dyn sqlx::error::DatabaseError) -> bool {
-    let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() else {
-        return false;
-    };
-    // 1040 too many connections, 1205 lock wait timeout, 1213 deadlock, 1927 connection killed,
-    // 2006 server gone away, 2013 lost connection.
-    matches!(mysql.number(), 1040 | 1205 | 1213 | 1927 | 2006 | 2013)
+/// What kind of failure a [`WriteError`] is. Each class has one next step, which the consumer's
+/// error policy takes; [`ErrorClass::next_step`] says it to the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The environment failed (a lost or refused connection, a deadlock, a lock wait timeout, a
+    /// serialization failure, too many connections, a server shutting down): the same batch
+    /// passes when retried.
+    Transient,
+    /// A referenced row is missing (a foreign key): its parent may still arrive, from another
+    /// topic or partition, so the change waits for it.
+    WaitingForParent,
+    /// The change's data is refused (a value its column cannot take, a constraint, a unique-key
+    /// collision): retrying fails the same way, so the change goes to the dead-letter topic.
+    Data,
+    /// The target is not set up for the mapping (a missing table, column, key or privilege):
+    /// every change of the table fails until an operator fixes it, and passes after the fix, so
+    /// it is never dead-lettered.
+    Setup,
+}
+
+impl ErrorClass {
+    /// What happens next, in an operator's words.
+    pub fn next_step(self) -> &'static str {
+        match self {
+            ErrorClass::Transient => "retried with backoff until the target answers again",
+            ErrorClass::WaitingForParent => "held until the row it references arrives, then applied",
+            ErrorClass::Data => {
+                "sent to the dead-letter topic (or, without one, the consumer stops); fix the data or the mapping, then replay it"
+            }
+            ErrorClass::Setup => {
+                "nothing is applied until the target is fixed as the message says (table, column, key or privilege); the consumer retries by itself and resumes once it is"
+            }
+        }
+    }
+
+    /// The metrics label of the class.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorClass::Transient => "transient",
+            ErrorClass::WaitingForParent => "waiting_for_parent",
+            ErrorClass::Data => "data",
+            ErrorClass::Setup => "setup",
+        }
+    }
+}
+
+/// The class of a driver error, by SQLSTATE and (for MySQL/MariaDB, which report many errors as
+/// `HY000` or `42000`) error number.
+fn classify_database(source: &sqlx::Error) -> ErrorClass {
+    match source {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => ErrorClass::Transient,
+        sqlx::Error::Database(db) => {
+            if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                return classify_mysql(mysql.number());
+            }
+            let code = db.code().unwrap_or_default();
+            match &*code {
+                // Class 08 connection exception, 40001 serialization failure, 40P01 deadlock,
+                // 53300 too many connections, 55P03 lock not available, 57P01..57P03 shutdown /
+                // cannot connect now.
+                c if c.starts_with("08") => ErrorClass::Transient,
+                "40001" | "40P01" | "53300" | "55P03" | "57P01" | "57P02" | "57P03" => ErrorClass::Transient,
+                "23503" => ErrorClass::WaitingForParent,
+                // Undefined table, column, object or function; insufficient privilege; no such
+                // database or schema; authentication.
+                "42P01" | "42703" | "42704" | "42883" | "42501" | "3D000" | "3F000" => ErrorClass::Setup,
+                c if c.starts_with("28") => ErrorClass::Setup,
+                _ => ErrorClass::Data,
+            }
+        }
+        _ => ErrorClass::Data,
+    }
+}
+
+/// The class of a MySQL/MariaDB error number.
+fn classify_mysql(number: u16) -> ErrorClass {
+    match number {
+        // 1040 too many connections, 1053 server shutting down, 1205 lock wait timeout, 1213 deadlock, 1927 connection
+        // killed, 2006 server gone away, 2013 lost connection.
+        1040 | 1053 | 1205 | 1213 | 1927 | 2006 | 2013 => ErrorClass::Transient,
+        // 1452 a child row's parent is missing (1216 in old servers).
+        1216 | 1452 => ErrorClass::WaitingForParent,
+        // 1044/1045 access denied, 1049 unknown database, 1054 unknown column, 1142/1143 table /
+        // column access denied, 1146 no such table, 1227 privilege needed, 1370 routine access.
+        1044 | 1045 | 1049 | 1054 | 1142 | 1143 | 1146 | 1227 | 1370 => ErrorClass::Setup,
+        _ => ErrorClass::Data,
+    }
 }

@@ -25,7 +25,7 @@ mod writer;
 
 pub use catalog::{ColumnInfo, TableInfo};
 pub use checkpoint::{CHECKPOINT_TABLE, Checkpoint, MARKER_CONSUMER, create_sql as checkpoint_table_sql};
-pub use error::WriteError;
+pub use error::{ErrorClass, WriteError};
 pub use hint::debezium_type;
 pub use schema::{Column, TableSchema};
 pub use sql::Dialect;

@@ -348,6 +348,25 @@ fn json_table_type(sql_type: &str) -> &str {
     }
 }
 
+/// PostgreSQL: moves the sequence that generates `schema`'s key (bound as `$1`) past the largest
+/// stored key *of its own values* — `START + k × INCREMENT BY` — so the next local insert does not
+/// collide. Keys outside that residue class (the other side's range, as `dualsync check` advises:
+/// odd ids here, even ids there) are never ones the sequence hands out, so they are ignored:
+/// moving onto them would put this side's next ids in the other side's range. A descending
+/// sequence is left alone. `max` with this filter is answered by a backward scan of the key's
+/// index, stopping at the first key in the class.
+pub(crate) fn advance_sequence(schema: &TableSchema) -> String {
+    let key = Dialect::Postgres.quote(&schema.key[0]);
+    let sequence = |column: &str| format!("(SELECT {column} FROM pg_sequence WHERE seqrelid = $1::regclass)");
+    let (start, step) = (sequence("seqstart"), sequence("seqincrement"));
+    format!(
+        "SELECT setval($1::regclass, m) FROM (SELECT max({key})::bigint AS m FROM {table} \
+         WHERE ({key}::bigint - {start}) % {step} = 0) x \
+         WHERE m IS NOT NULL AND {step} > 0 AND m > coalesce(pg_sequence_last_value($1::regclass), 0)",
+        table = Dialect::Postgres.table(&schema.name),
+    )
+}
+
 /// A verdict of [`Dialect::weigh`]: the upsert would bring back a row deleted later.
 pub const PREVENTED: i64 = 1;
 /// A verdict of [`Dialect::weigh`]: the stored row is newer.

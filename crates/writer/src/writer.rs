@@ -18,7 +18,7 @@ use crate::checkpoint::{self, CHECKPOINT_TABLE, Checkpoint};
 use crate::collapse::{collapse, deletes_first};
 use crate::encode::Bound;
 use crate::plan::{self, Statement, plan};
-use crate::sql::{NEW, PREVENTED, STALE, TIE};
+use crate::sql::{self, NEW, PREVENTED, STALE, TIE};
 use crate::{Dialect, TableSchema, WriteError};
 use crate::{tombstone, triggers};
 
@@ -155,6 +155,13 @@ impl Writer {
         });
         self.tables.insert(table.clone(), schema.clone());
         Ok(schema)
+    }
+
+    /// Forgets the table schemas read so far, so the next use reads them again: after a setup
+    /// error an operator may have fixed a table (added a column, a key).
+    pub fn forget_schemas(&mut self) {
+        self.tables.clear();
+        self.tombstones.clear();
     }
 
     /// The schema of each change's table (see [`Writer::schema`]); consecutive changes to one
@@ -352,10 +359,13 @@ impl Writer {
             }
         }
         let mut tx = Tx::begin(&self.pool).await?;
-        // Weigh the incoming rows against the stored ones, for the counters, to leave out upserts
-        // of rows deleted later, and to find the rows not stored yet. The writes below still
-        // decide by themselves.
-        let mut prevented = Vec::new();
+        // Weigh the incoming rows against the stored ones, for the counters, to leave out the
+        // upserts that lose (stale, a tie lost, a row deleted later), and to find the rows not
+        // stored yet. A losing upsert writes nothing at all: MySQL's `ON DUPLICATE KEY UPDATE`
+        // fires the table's `BEFORE UPDATE` triggers even when it assigns the stored values back,
+        // and an application trigger that re-stamps the row would turn a lost change into a new
+        // one. The writes below still decide by themselves (a row may change after the weighing).
+        let mut left_out = vec![false; changes.len()];
         let guarded = |c: &RowChange| self.policies.get(&c.table).is_some_and(|p| p.guard.is_some());
         let whole_row = |c: &RowChange| matches!(&c.kind, RowChangeKind::Upsert(row) if !plan::partial(row));
         let mut fresh: Vec<bool> =
@@ -371,7 +381,6 @@ impl Writer {
                     }
                     PREVENTED => {
                         counts.resurrections_prevented += 1;
-                        prevented.push(position);
                         true
                     }
                     STALE => {
@@ -389,10 +398,12 @@ impl Writer {
                     }
                 };
                 counts.applied -= u64::from(lost);
+                // A delete that loses matches no row by itself, and its tombstone is still kept.
+                left_out[position] |= lost && !weighing.deletes;
             }
         }
-        if !prevented.is_empty() {
-            let kept: Vec<usize> = (0..changes.len()).filter(|i| !prevented.contains(i)).collect();
+        if left_out.contains(&true) {
+            let kept: Vec<usize> = (0..changes.len()).filter(|&i| !left_out[i]).collect();
             changes = kept.iter().map(|&i| changes[i].clone()).collect::<Vec<_>>().into();
             schemas = kept.iter().map(|&i| schemas[i].clone()).collect();
             fresh = kept.iter().map(|&i| fresh[i]).collect();
@@ -429,12 +440,7 @@ impl Writer {
             {
                 advanced.push(&change.table);
                 statements.push(Statement {
-                    sql: format!(
-                        "SELECT setval($1::regclass, m) FROM (SELECT max({})::bigint AS m FROM {}) x \
-                         WHERE m IS NOT NULL AND m > coalesce(pg_sequence_last_value($1::regclass), 0)",
-                        dialect.quote(&schema.key[0]),
-                        dialect.table(&schema.name)
-                    ),
+                    sql: sql::advance_sequence(schema),
                     values: vec![Bound::Text(sequence.as_str().into())],
                     copy: None,
                     context: format!("advancing the sequence {sequence}"),

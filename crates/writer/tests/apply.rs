@@ -3,7 +3,7 @@
 use dualsync_envelope::{Row, Value};
 use dualsync_mapping::{RowChange, RowChangeKind, TableName};
 use dualsync_testkit::{Kind, TestDb, rows};
-use dualsync_writer::{Decisions, WriteError, Writer};
+use dualsync_writer::{Decisions, ErrorClass, WriteError, Writer};
 
 const KINDS: [Kind; 2] = [Kind::Postgres, Kind::MySql];
 
@@ -172,7 +172,7 @@ async fn a_failing_batch_writes_nothing() {
         }
         let err = writer.apply(&[upsert(&db, 1, "kept?", None), bad], &[]).await.unwrap_err();
         assert!(matches!(err, WriteError::Database { .. }), "{kind:?}: {err}");
-        assert!(!err.is_transient(), "{kind:?}: a NOT NULL violation is permanent");
+        assert_eq!(err.class(), ErrorClass::Data, "{kind:?}: a NOT NULL violation is the data's");
         assert!(contents(&db).await.is_empty(), "{kind:?}: the transaction was rolled back");
     }
 }
@@ -185,34 +185,57 @@ async fn setup_mistakes_are_explained() {
         let ns = &db.namespace;
 
         let missing = RowChange { table: table(&db, "nope"), ..upsert(&db, 1, "a", None) };
+        let err = writer.apply(&[missing], &[]).await.unwrap_err();
         assert_eq!(
-            writer.apply(&[missing], &[]).await.unwrap_err().to_string(),
+            err.to_string(),
             format!("target table {ns}.nope does not exist; create it or fix the table name in the mapping")
         );
+        assert_eq!(err.class(), ErrorClass::Setup);
 
         let nokey = RowChange { table: table(&db, "nokey"), ..upsert(&db, 1, "a", None) };
+        let err = writer.apply(&[nokey], &[]).await.unwrap_err();
         assert_eq!(
-            writer.apply(&[nokey], &[]).await.unwrap_err().to_string(),
+            err.to_string(),
             format!("target table {ns}.nokey has no primary key; add one (upserts and deletes find rows by it)")
         );
+        assert_eq!(err.class(), ErrorClass::Setup);
 
         let mut extra = upsert(&db, 1, "a", None);
         if let RowChangeKind::Upsert(row) = &mut extra.kind {
             row.0.push(("colour".into(), Value::Text("red".into())));
         }
+        let err = writer.apply(std::slice::from_ref(&extra), &[]).await.unwrap_err();
         assert_eq!(
-            writer.apply(&[extra], &[]).await.unwrap_err().to_string(),
+            err.to_string(),
             format!("target table {ns}.items has no column \"colour\"; rename it in the mapping or add the column")
         );
+        assert_eq!(err.class(), ErrorClass::Setup);
+        // Once the operator adds the column, the same change goes through (the schema is read
+        // again after a setup error).
+        db.exec("ALTER TABLE {ns}.items ADD COLUMN colour VARCHAR(10)").await;
+        writer.forget_schemas();
+        writer.apply(&[extra], &[]).await.unwrap();
 
         let keyless = RowChange {
             table: table(&db, "items"),
             kind: RowChangeKind::Delete(Row(vec![("title".into(), Value::Text("a".into()))])),
         };
+        let err = writer.apply(&[keyless], &[]).await.unwrap_err();
         assert_eq!(
-            writer.apply(&[keyless], &[]).await.unwrap_err().to_string(),
+            err.to_string(),
             format!("delete for {ns}.items has no value for key column \"id\"; the source event must carry it")
         );
+        assert_eq!(err.class(), ErrorClass::Data);
+
+        // A column dropped behind the writer's back (its cached schema still has it): the
+        // database's own error is a setup error too.
+        db.exec("ALTER TABLE {ns}.items DROP COLUMN colour").await;
+        let mut extra = upsert(&db, 2, "b", None);
+        if let RowChangeKind::Upsert(row) = &mut extra.kind {
+            row.0.push(("colour".into(), Value::Text("red".into())));
+        }
+        let err = writer.apply(&[extra], &[]).await.unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Setup, "{kind:?}: {err}");
     }
 }
 
@@ -461,6 +484,39 @@ async fn last_writer_wins_by_timestamp() {
     }
 }
 
+/// A change that loses writes nothing: before the fix, MySQL's `ON DUPLICATE KEY UPDATE` of a
+/// stale row assigned the stored values back, which fired the application's `BEFORE UPDATE`
+/// trigger (here: it re-stamps the row), so a lost change still changed the row.
+#[tokio::test]
+async fn a_change_that_loses_fires_no_trigger() {
+    use dualsync_conflict::Kind as Conflict;
+    for kind in KINDS {
+        let (db, mut writer) = versioned(kind).await;
+        let docs = table(&db, "docs");
+        writer.set_policy(docs.clone(), guard("modified", Conflict::Timestamp, false));
+        writer.apply(&[doc(&db, 1, "v2", "2024-01-01 10:00:02", 2)], &[]).await.unwrap();
+        match kind {
+            Kind::MySql => db.exec("CREATE TRIGGER {ns}.restamp BEFORE UPDATE ON {ns}.docs FOR EACH ROW SET NEW.body = 'touched'").await,
+            Kind::Postgres => {
+                db.exec(
+                    "CREATE FUNCTION {ns}.restamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.body := 'touched'; RETURN NEW; END $$; \
+                     CREATE TRIGGER restamp BEFORE UPDATE ON {ns}.docs FOR EACH ROW EXECUTE FUNCTION {ns}.restamp()",
+                )
+                .await
+            }
+        }
+        let stale = doc(&db, 1, "v1", "2024-01-01 10:00:01", 1);
+        let tie = doc(&db, 1, "tie", "2024-01-01 10:00:02", 3);
+        for (change, what) in [(stale, "stale"), (tie, "tie lost")] {
+            writer.apply(&[change], &[]).await.unwrap();
+            assert_eq!(bodies(&db).await, rows(&[&["1", "v2", "2", "false"]]), "{kind:?} {what}");
+        }
+        // A change that wins still goes through the trigger, as any update does.
+        writer.apply(&[doc(&db, 1, "v3", "2024-01-01 10:00:03", 3)], &[]).await.unwrap();
+        assert_eq!(bodies(&db).await, rows(&[&["1", "touched", "3", "false"]]), "{kind:?} newer");
+    }
+}
+
 #[tokio::test]
 async fn higher_version_wins() {
     use dualsync_conflict::Kind as Conflict;
@@ -640,7 +696,7 @@ async fn a_secondary_unique_key_collision_is_reported_not_merged() {
         writer.apply(&[with_code(1, "first")], &[]).await.unwrap();
         let err = writer.apply(&[with_code(2, "second")], &[]).await.unwrap_err();
         assert!(matches!(err, WriteError::KeyCollision { .. }), "{kind:?}: {err}");
-        assert!(!err.is_transient());
+        assert_eq!(err.class(), ErrorClass::Data);
         assert!(err.to_string().contains("collides with another row on a unique key"), "{err}");
         // Nothing was merged into row 1, and no row 2 exists.
         assert_eq!(bodies(&db).await, rows(&[&["1", "first", "NULL", "false"]]), "{kind:?}");
@@ -732,6 +788,39 @@ async fn key_sequences_advance_past_explicit_ids() {
             );
         }
     }
+}
+
+/// Disjoint id ranges, as `dualsync check` advises: this side's sequence hands out odd ids, the
+/// other side's even ones. Even ids written here by dualsync must not move the sequence onto the
+/// even ids (before the fix, `setval(max(id))` did: the next local insert took the other side's
+/// next id, and the two rows met under one key). An odd id from elsewhere still moves it.
+#[tokio::test]
+async fn key_sequences_stay_in_their_own_residue_class() {
+    let db = TestDb::new(Kind::Postgres).await;
+    db.exec("CREATE TABLE {ns}.odd (id BIGINT GENERATED BY DEFAULT AS IDENTITY (START WITH 1 INCREMENT BY 2) PRIMARY KEY, v TEXT)")
+        .await;
+    let mut writer = Writer::connect(&db.url).await.unwrap();
+    let upsert = |id| RowChange {
+        table: table(&db, "odd"),
+        kind: RowChangeKind::Upsert(Row(vec![
+            ("id".into(), Value::Int(id)),
+            ("v".into(), Value::Text("synced".into())),
+        ])),
+    };
+    let local = || db.exec("INSERT INTO {ns}.odd (v) VALUES ('local')");
+    let ids = || db.rows("SELECT id::text, v FROM {ns}.odd ORDER BY odd.id");
+    local().await;
+    writer.apply(&[upsert(100), upsert(42)], &[]).await.unwrap();
+    local().await;
+    assert_eq!(
+        ids().await,
+        rows(&[&["1", "local"], &["3", "local"], &["42", "synced"], &["100", "synced"]]),
+        "even ids leave the odd sequence alone"
+    );
+    writer.apply(&[upsert(201), upsert(102)], &[]).await.unwrap();
+    local().await;
+    let last = ids().await.last().cloned().unwrap();
+    assert_eq!(last, vec![Some("203".to_string()), Some("local".to_string())], "an odd id moves the sequence past it");
 }
 
 #[tokio::test]

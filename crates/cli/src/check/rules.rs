@@ -337,6 +337,7 @@ fn sync_columns(pair: &TablePair, legacy: &TableInfo, revamp: &TableInfo, report
     }
     let mut watched: Vec<(&TableInfo, &str)> = Vec::new();
     if let Some(conflict) = &sync.conflict {
+        conflict_precision(conflict, legacy, revamp, report);
         for (side, column, table) in [("legacy", &conflict.legacy, legacy), ("revamp", &conflict.revamp, revamp)] {
             let Some(c) = table.column(column) else {
                 report.error(format!("sync.conflict.{side}: column `{column}` does not exist in {}", table.name));
@@ -384,4 +385,32 @@ fn sync_columns(pair: &TablePair, legacy: &TableInfo, revamp: &TableInfo, report
             ));
         }
     }
+}
+
+/// Conflict timestamps of different precision on the two sides: the coarser side stores two
+/// changes within one of its ticks as the same time, so the later one is a tie there (lost, or a
+/// loop) while the finer side orders them, and the two sides decide differently. Whatever a
+/// `convert` says: it changes representations, not the precision a column keeps.
+fn conflict_precision(
+    conflict: &dualsync_mapping::spec::ConflictSpec,
+    legacy: &TableInfo,
+    revamp: &TableInfo,
+    report: &mut Report,
+) {
+    let frac = |table: &TableInfo, column: &str| match table.column(column).map(|c| kind(table, c)) {
+        Some(Kind::Timestamp { frac, .. }) => Some(frac),
+        _ => None,
+    };
+    let (Some(l), Some(r)) = (frac(legacy, &conflict.legacy), frac(revamp, &conflict.revamp)) else { return };
+    if l == r {
+        return;
+    }
+    let (finer, coarser) = (l.max(r), l.min(r));
+    let (side, table, column) =
+        if l < r { ("legacy", legacy, &conflict.legacy) } else { ("revamp", revamp, &conflict.revamp) };
+    let tick = if coarser == 0 { "second".to_string() } else { format!("1/{} s", 10u64.pow(coarser)) };
+    report.error(format!(
+        "sync.conflict: legacy `{}` keeps {l} and revamp `{}` keeps {r} fractional digits of a second; two changes within the same {tick} are a tie on the {side} side, so updates are lost there and the two sides decide differently. Give {side} `{column}` of {} {finer} digits too (MySQL `DATETIME({finer})` / `TIMESTAMP({finer})`, PostgreSQL `timestamp({finer})`)",
+        conflict.legacy, conflict.revamp, table.name
+    ));
 }
