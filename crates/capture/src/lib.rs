@@ -27,6 +27,14 @@ use tokio::sync::watch;
 /// The table whose writes mark a transaction as the dualsync writer's.
 pub const MARKER_TABLE: &str = "dualsync_checkpoints";
 
+/// Whether `table` is one of dualsync's own tables that is never captured (`dualsync_…`). The
+/// tombstone tables (`dualsync_tomb_…`) are captured: the delete trigger writes a row there in
+/// the application's delete transaction, with the delete's exact time, which the consumer on
+/// the other side applies (see `dualsync_mapping::tombstone`).
+pub fn is_internal_table(table: &str) -> bool {
+    table.starts_with("dualsync_") && !table.starts_with(dualsync_writer::TOMBSTONE_PREFIX)
+}
+
 /// Why a capture stopped or could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {

@@ -91,7 +91,7 @@ impl Catalog {
     }
 
     fn wanted(&self, db: &str, table: &str) -> bool {
-        if table.starts_with("dualsync_") {
+        if crate::is_internal_table(table) {
             return false;
         }
         if self.config.include.is_empty() {

@@ -66,7 +66,8 @@ impl Catalog {
             .map_err(|e| CaptureError::source(context, e))
     }
 
-    /// The captured tables: (schema, table, oid), in name order. dualsync's own tables are never captured.
+    /// The captured tables: (schema, table, oid), in name order. dualsync's own tables are never
+    /// captured, but for the tombstone tables (see [`crate::is_internal_table`]).
     async fn tables(&mut self) -> Result<Vec<(String, String, u32)>, CaptureError> {
         let rows = self
             .query(
@@ -80,7 +81,7 @@ impl Catalog {
         Ok(rows
             .iter()
             .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<i64, _>(2) as u32))
-            .filter(|(_, table, _)| !table.starts_with("dualsync_"))
+            .filter(|(_, table, _)| !crate::is_internal_table(table))
             .filter(|(schema, table, _)| {
                 if include_default {
                     schema == "public" && self.config.captures(schema, table)
@@ -533,7 +534,7 @@ impl Stream<'_> {
         let (relation, op, before, after) = match message {
             LogicalReplicationMessage::Relation { relation_id, namespace, relation_name, columns, .. } => {
                 let table = if relation_name.as_ref() == MARKER_TABLE
-                    || relation_name.starts_with("dualsync_")
+                    || crate::is_internal_table(&relation_name)
                     || !self.config.captures(&namespace, &relation_name)
                 {
                     None

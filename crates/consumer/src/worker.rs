@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use dualsync_dlq::{DeadLetter, DeadLetters, Stage};
 use dualsync_envelope::{Decoder, TypeHints};
-use dualsync_mapping::{Direction, Mapped, Mapping, RowChange, Skip, TableName};
+use dualsync_mapping::{Direction, Mapped, Mapping, RowChange, Skip, TableName, tombstone};
 use dualsync_writer::{Checkpoint, Decisions, ErrorClass, TablePolicy, WriteError, Writer, debezium_type};
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
@@ -40,7 +40,16 @@ async fn type_hints(mapping: &Mapping, direction: Direction, writer: &mut Writer
             // type says nothing about how the source sends it.
             let converted = pair.conversions.iter().any(|(c, _)| c == pair.legacy_name(direction, source_column));
             if let Some(field_type) = debezium_type(writer.dialect(), &column.sql_type).filter(|_| !converted) {
-                hints.insert(&pair.source(direction).name, source_column, field_type);
+                hints.insert(&pair.source(direction).name, source_column, field_type.clone());
+                // The source's tombstone table holds its key columns and the conflict column's
+                // time as `deleted_at` (see `dualsync_mapping::tombstone`).
+                let tomb = tombstone::table_name(&pair.source(direction).name);
+                let guard = pair.guard(direction);
+                if guard.as_ref().is_some_and(|g| g.column == column.name) {
+                    hints.insert(&tomb, tombstone::DELETED_AT, field_type);
+                } else if guard.is_some() && schema.key.contains(&column.name) {
+                    hints.insert(&tomb, source_column, field_type);
+                }
             }
         }
     }

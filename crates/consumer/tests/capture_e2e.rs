@@ -114,3 +114,114 @@ async fn changes_travel_both_ways_and_never_echo() {
         .await;
     revamp.exec(&format!("DROP PUBLICATION IF EXISTS \"{publication}\"")).await;
 }
+
+/// A delete whose commit time is older than the row it deleted (MySQL binlog times have whole
+/// seconds, PostgreSQL commit times milliseconds, and an application's clock may run ahead: here
+/// each row is stamped 2 s ahead) must still delete the row on the other side. Before the fix the
+/// delete carried its commit time, lost to the row's newer time there, and the row stayed for ever
+/// on one side only. PostgreSQL keeps its default replica identity, so its delete event carries
+/// the key alone: the exact time comes from the delete trigger's row in the tombstone table,
+/// captured in the same transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delete_wins_over_the_row_it_deleted_both_ways() {
+    use dualsync_conflict::{Guard, Kind as Conflict};
+    let legacy = TestDb::new(Kind::MySql).await;
+    let revamp = TestDb::new(Kind::Postgres).await;
+    legacy
+        .exec(&format!(
+            "CREATE TABLE {} (id INT PRIMARY KEY, name VARCHAR(50), modified DATETIME(6))",
+            legacy.qualified("items")
+        ))
+        .await;
+    revamp
+        .exec(&format!(
+            "CREATE TABLE {} (id INT PRIMARY KEY, name VARCHAR(50), modified TIMESTAMP(6))",
+            revamp.qualified("items")
+        ))
+        .await;
+    let guard = Guard { kind: Conflict::Timestamp, column: "modified".into(), incoming_wins_ties: false };
+    for db in [&legacy, &revamp] {
+        let mut writer = dualsync_writer::Writer::connect(&db.url).await.expect("writer");
+        let items = dualsync_mapping::TableName { namespace: Some(db.namespace.clone()), name: "items".into() };
+        writer.install_tombstone_trigger(&items, &guard, "UTC").await.expect("delete trigger");
+    }
+    let (legacy_capture, revamp_capture) = (capture(&legacy), capture(&revamp));
+    let topics =
+        |prefix: &str, ns: &str| [format!("{prefix}.{ns}.items"), format!("{prefix}.{ns}.dualsync_tomb_items")];
+    let legacy_topics = topics(legacy_capture.prefix(), &legacy.namespace);
+    let revamp_topics = topics(revamp_capture.prefix(), &revamp.namespace);
+    for topic in legacy_topics.iter().chain(&revamp_topics) {
+        create_topic(topic, 1).await;
+    }
+    let (slot, publication) = (revamp_capture.slot(), revamp_capture.publication());
+    let (stop_legacy, legacy_task) = start_capture(legacy_capture).await;
+    let (stop_revamp, revamp_task) = start_capture(revamp_capture).await;
+
+    let mapping = format!(
+        "version: 1\ntables:\n  - legacy: {}.items\n    revamp: {}.items\n    sync:\n      conflict: {{kind: timestamp, legacy: modified, revamp: modified, tie: legacy}}\n",
+        legacy.namespace, revamp.namespace
+    );
+    let mut consumers = Vec::new();
+    for (topics, target, direction) in
+        [(&legacy_topics, &revamp, Direction::LegacyToRevamp), (&revamp_topics, &legacy, Direction::RevampToLegacy)]
+    {
+        let config = write_config(&temp_dir(), &topics[0], target, &mapping);
+        let text = std::fs::read_to_string(&config).expect("config");
+        std::fs::write(
+            &config,
+            text.replace(&format!("topics: [{}]", topics[0]), &format!("topics: [{}, {}]", topics[0], topics[1])),
+        )
+        .expect("config");
+        let consumer = Consumer::start(Config::load(&config).expect("config"), direction).await.expect("start");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(consumer.run(async {
+            let _ = stopped.await;
+        }));
+        consumers.push((stop, task));
+    }
+    async fn ids(db: &TestDb) -> Vec<Vec<Option<String>>> {
+        let sql = match db.kind {
+            Kind::MySql => format!("SELECT CAST(id AS CHAR) FROM {} ORDER BY id", db.qualified("items")),
+            Kind::Postgres => format!("SELECT id::text FROM {} ORDER BY id", db.qualified("items")),
+        };
+        db.rows(&sql).await
+    }
+    let on_both = |expected: Vec<Vec<Option<String>>>| {
+        let (legacy, revamp) = (&legacy, &revamp);
+        async move { ids(legacy).await == expected && ids(revamp).await == expected }
+    };
+    // GIVEN a row from each side, stamped 2 s ahead, synced to the other side
+    revamp
+        .exec(&format!(
+            "INSERT INTO {} VALUES (1, 'revamp', (clock_timestamp() AT TIME ZONE 'UTC') + interval '2 seconds')",
+            revamp.qualified("items")
+        ))
+        .await;
+    legacy
+        .exec(&format!(
+            "INSERT INTO {} VALUES (2, 'legacy', UTC_TIMESTAMP(6) + INTERVAL 2 SECOND)",
+            legacy.qualified("items")
+        ))
+        .await;
+    wait_until(60, "both rows on both sides", || on_both(rows(&[&["1"], &["2"]]))).await;
+    // WHEN each side deletes its row at once
+    revamp.exec(&format!("DELETE FROM {} WHERE id = 1", revamp.qualified("items"))).await;
+    legacy.exec(&format!("DELETE FROM {} WHERE id = 2", legacy.qualified("items"))).await;
+    // THEN both rows are gone from both sides
+    wait_until(60, "both deletes on both sides", || on_both(Vec::new())).await;
+
+    for (stop, task) in consumers {
+        let _ = stop.send(());
+        task.await.expect("consumer task").expect("consumer run");
+    }
+    let _ = stop_legacy.send(true);
+    let _ = stop_revamp.send(true);
+    legacy_task.await.expect("legacy capture");
+    revamp_task.await.expect("revamp capture");
+    revamp
+        .exec(&format!(
+            "SELECT pg_drop_replication_slot('{slot}') FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active"
+        ))
+        .await;
+    revamp.exec(&format!("DROP PUBLICATION IF EXISTS \"{publication}\"")).await;
+}

@@ -121,6 +121,9 @@ impl Mapping {
         }
         let table = event.source.table.as_deref().ok_or(MapError::NoTable)?;
         let Some(pair) = self.route(direction, event.source.namespace(), table) else {
+            if let Some(pair) = self.route_tombstone(direction, event.source.namespace(), table) {
+                return self.map_tombstone(pair, direction, event);
+            }
             return Ok(Mapped::Skip(Skip::UnmappedTable));
         };
         if event.op == Op::Truncate {
@@ -186,11 +189,51 @@ impl Mapping {
         Ok(Mapped::Apply(RowChange { table: pair.target(direction).clone(), kind }))
     }
 
+    /// A row written to a source table's tombstone table by its delete trigger: the application
+    /// deleted that row, at the time the row holds (at the conflict column's own precision), so
+    /// it becomes a delete of the row on the target stamped with that exact time — the same time
+    /// the source side's tombstone keeps, so both sides weigh later changes against one time.
+    /// The delete event of the table itself comes too, with a time that can be too coarse (MySQL
+    /// binlog events have whole seconds); whichever arrives first, the later finds its work done.
+    /// Tombstones leaving (pruning), without a time, and those of a pair with a filter in this
+    /// direction (the tombstone lacks the columns the filter reads) are skipped.
+    fn map_tombstone(&self, pair: &TablePair, direction: Direction, event: &ChangeEvent) -> Result<Mapped, MapError> {
+        use crate::tombstone::{DELETED_AT, RECORDED_AT};
+        let (Some(conflict), Some(after)) = (&pair.sync.conflict, &event.after) else {
+            return Ok(Mapped::Skip(Skip::Metadata));
+        };
+        if event.op == Op::Delete || pair.filter(direction).is_some() {
+            return Ok(Mapped::Skip(Skip::Metadata));
+        }
+        if after.get(DELETED_AT).is_none_or(|v| matches!(v, Value::Null | Value::Unavailable)) {
+            return Ok(Mapped::Skip(Skip::Metadata));
+        }
+        let source_column = match direction {
+            Direction::LegacyToRevamp => &conflict.legacy,
+            Direction::RevampToLegacy => &conflict.revamp,
+        };
+        let deleted = Row(after
+            .iter()
+            .filter(|(column, _)| *column != RECORDED_AT)
+            .map(|(column, value)| {
+                let column = if column == DELETED_AT { source_column.clone() } else { column.to_string() };
+                (column, value.clone())
+            })
+            .collect());
+        let source = pair.source(direction).to_string();
+        let row = self.row(pair, direction, &deleted, false, &|| source.clone())?;
+        Ok(Mapped::Apply(RowChange { table: pair.target(direction).clone(), kind: RowChangeKind::Delete(row) }))
+    }
+
     /// When a delete happened, as a value of the target's conflict column, so the writer can
     /// weigh it against the stored row and later changes (last writer wins for deletes too).
     /// Timestamps: the source commit time, as an instant at the target zone's offset (so a
-    /// target column without zone takes its wall-clock time there). Versions, or timestamps
-    /// kept as numbers: the before image's value. `None` without a guard or a known time.
+    /// target column without zone takes its wall-clock time there), but never older than the
+    /// deleted row's own time in the before image: MySQL binlog event times have whole seconds
+    /// (PostgreSQL commit times milliseconds), so a delete in the same second as the row's last
+    /// update would otherwise be older than the row it deleted, and lose to it on the other
+    /// side. Versions, or timestamps kept as numbers: the before image's value. `None` without a
+    /// guard or a known time.
     fn delete_stamp(
         &self,
         pair: &TablePair,
@@ -208,7 +251,13 @@ impl Mapping {
         let committed = event.source.ts_ms.and_then(chrono::DateTime::from_timestamp_millis);
         let stamp = match (guard.kind, committed) {
             (dualsync_conflict::Kind::Timestamp, Some(at)) if !numeric => {
-                Some(Value::TimestampTz(at.with_timezone(&self.target_zone(direction)).fixed_offset()))
+                let at = at.with_timezone(&self.target_zone(direction)).fixed_offset();
+                let older_than_row = match &before {
+                    Some(Value::TimestampTz(row)) => *row > at,
+                    Some(Value::Timestamp(row)) => *row > at.naive_local(),
+                    _ => false,
+                };
+                if older_than_row { before } else { Some(Value::TimestampTz(at)) }
             }
             _ => before,
         };

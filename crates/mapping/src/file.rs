@@ -358,6 +358,17 @@ impl Mapping {
     pub fn route(&self, direction: Direction, namespace: Option<&str>, table: &str) -> Option<&TablePair> {
         self.tables.iter().find(|pair| pair.source(direction).matches(namespace, table))
     }
+
+    /// The table pair with a conflict rule whose source side's tombstone table, in `direction`,
+    /// is `namespace`.`table` (see [`crate::tombstone`]).
+    pub fn route_tombstone(&self, direction: Direction, namespace: Option<&str>, table: &str) -> Option<&TablePair> {
+        self.tables.iter().find(|pair| {
+            let source = pair.source(direction);
+            pair.sync.conflict.is_some()
+                && crate::tombstone::is_tombstone_of(table, &source.name)
+                && source.namespace.as_deref().is_none_or(|ns| Some(ns) == namespace)
+        })
+    }
 }
 
 fn validate_table(spec: TableSpec) -> Result<TablePair, String> {

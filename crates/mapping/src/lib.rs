@@ -16,6 +16,7 @@
 mod apply;
 mod file;
 pub mod spec;
+pub mod tombstone;
 mod transform;
 
 pub use apply::{MapError, Mapped, RowChange, RowChangeKind, Skip};

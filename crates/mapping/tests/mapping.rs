@@ -117,6 +117,72 @@ fn deletes_carry_their_time_for_the_conflict_rule() {
     assert_eq!(deleted(PRODUCTS), row(&[("id", Value::Int(3))]));
 }
 
+/// A mapping with a timestamp conflict rule, `changed` (legacy) ↔ `modified_at` (revamp).
+const STAMPED: &str = "version: 1\ntables:\n  - legacy: inventory.products\n    revamp: catalog.items\n    \
+     columns: { changed: modified_at }\n    sync:\n      conflict: { kind: timestamp, legacy: changed, revamp: modified_at, tie: legacy }\n";
+
+fn deleted_row(mapped: Result<Mapped, MapError>) -> Row {
+    match mapped {
+        Ok(Mapped::Apply(RowChange { kind: RowChangeKind::Delete(row), table })) => {
+            assert_eq!(table, self::table("catalog", "items"));
+            row
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// MySQL binlog event times have whole seconds: a delete made 0.7 s after the row's last update
+/// in the same second carries a time older than the row's. Before the fix that older time went
+/// to the other side, where the row then won against its own delete and stayed for ever; now the
+/// delete is never older than the row version it deleted.
+#[test]
+fn a_delete_is_never_older_than_the_row_it_deleted() {
+    let updated = chrono::NaiveDateTime::parse_from_str("2023-11-14 22:13:20.700", "%Y-%m-%d %H:%M:%S%.f").unwrap();
+    let before = row(&[("id", Value::Int(3)), ("changed", Value::Timestamp(updated))]);
+    let mut delete =
+        event(Op::Delete, "inventory", "products", Some(row(&[("id", Value::Int(3))])), Some(before), None);
+    delete.source.ts_ms = Some(1_700_000_000_000); // 2023-11-14 22:13:20 UTC, whole seconds
+    let mapping = Mapping::from_yaml(STAMPED).unwrap();
+    let deleted = deleted_row(mapping.map_event(Direction::LegacyToRevamp, &delete));
+    assert_eq!(deleted, row(&[("id", Value::Int(3)), ("modified_at", Value::Timestamp(updated))]));
+    // A commit time after the row's own time is the delete's time, as before.
+    delete.source.ts_ms = Some(1_700_000_001_000);
+    let deleted = deleted_row(mapping.map_event(Direction::LegacyToRevamp, &delete));
+    let at = chrono::DateTime::parse_from_rfc3339("2023-11-14T22:13:21Z").unwrap();
+    assert_eq!(deleted, row(&[("id", Value::Int(3)), ("modified_at", Value::TimestampTz(at))]));
+}
+
+/// The delete trigger's row in the source's tombstone table carries the delete's exact time: it
+/// becomes a delete of the row on the other side with that time (renamed to the target's
+/// conflict column), in both directions; pruning and tombstones without a time are skipped.
+#[test]
+fn a_tombstone_row_is_a_delete_at_its_exact_time() {
+    let mapping = Mapping::from_yaml(STAMPED).unwrap();
+    let at = chrono::NaiveDateTime::parse_from_str("2023-11-14 22:13:20.654321", "%Y-%m-%d %H:%M:%S%.f").unwrap();
+    let tomb = row(&[("id", Value::Int(3)), ("deleted_at", Value::Timestamp(at)), ("recorded_at", Value::Null)]);
+    let recorded = event(Op::Create, "inventory", "dualsync_tomb_products", None, None, Some(tomb.clone()));
+    assert_eq!(
+        deleted_row(mapping.map_event(Direction::LegacyToRevamp, &recorded)),
+        row(&[("id", Value::Int(3)), ("modified_at", Value::Timestamp(at))])
+    );
+    let back = event(Op::Update, "catalog", "dualsync_tomb_items", None, None, Some(tomb.clone()));
+    match mapping.map_event(Direction::RevampToLegacy, &back) {
+        Ok(Mapped::Apply(RowChange { kind: RowChangeKind::Delete(deleted), table })) => {
+            assert_eq!(table, self::table("inventory", "products"));
+            assert_eq!(deleted, row(&[("id", Value::Int(3)), ("changed", Value::Timestamp(at))]));
+        }
+        other => panic!("{other:?}"),
+    }
+    let pruned = event(Op::Delete, "inventory", "dualsync_tomb_products", None, Some(tomb), None);
+    assert_eq!(mapping.map_event(Direction::LegacyToRevamp, &pruned), Ok(Mapped::Skip(Skip::Metadata)));
+    let timeless = row(&[("id", Value::Int(4)), ("deleted_at", Value::Null)]);
+    let timeless = event(Op::Create, "inventory", "dualsync_tomb_products", None, None, Some(timeless));
+    assert_eq!(mapping.map_event(Direction::LegacyToRevamp, &timeless), Ok(Mapped::Skip(Skip::Metadata)));
+    // Without a conflict rule a table keeps no tombstones: such a table is not routed.
+    let plain = Mapping::from_yaml(PRODUCTS).unwrap();
+    assert_eq!(plain.map_event(Direction::LegacyToRevamp, &recorded), Ok(Mapped::Skip(Skip::UnmappedTable)));
+}
+
 #[test]
 fn skips_what_is_not_a_mapped_row_change() {
     let mapping = Mapping::from_yaml(PRODUCTS).unwrap();

@@ -17,14 +17,7 @@ use dualsync_mapping::{RowChange, RowChangeKind, TableName};
 
 use crate::{Column, Dialect, TablePolicy, TableSchema};
 
-/// The column of a tombstone table that holds the delete's time (or version).
-pub const DELETED_AT: &str = "deleted_at";
-
-/// The column of a tombstone table that says when the tombstone was first recorded (for pruning).
-pub const RECORDED_AT: &str = "recorded_at";
-
-/// The prefix of every tombstone table's name.
-pub const TOMBSTONE_PREFIX: &str = "dualsync_tomb_";
+pub use dualsync_mapping::tombstone::{DELETED_AT, RECORDED_AT, TOMBSTONE_PREFIX};
 
 /// The tombstone table of `target` under `policy`, or `None` when it keeps none: without a
 /// conflict rule (nothing to compare a delete's time with), with soft deletes (the row stays and
@@ -33,8 +26,7 @@ pub(crate) fn schema(target: &TableSchema, policy: Option<&TablePolicy>) -> Opti
     let policy = policy?;
     let guard = policy.guard.as_ref().filter(|_| policy.soft_delete.is_none())?;
     let stamp = target.column(&guard.column)?;
-    let mut name = format!("{TOMBSTONE_PREFIX}{}", target.name.name);
-    name.truncate(64);
+    let name = dualsync_mapping::tombstone::table_name(&target.name.name);
     let mut columns: Vec<Column> = target.key.iter().filter_map(|k| target.column(k).cloned()).collect();
     columns.push(Column { name: DELETED_AT.into(), ..stamp.clone() });
     Some(TableSchema {
@@ -103,14 +95,18 @@ pub(crate) fn trigger_stamp(dialect: Dialect, guard: &Guard, column: &Column, zo
         return old;
     }
     let zone = zone.replace('\'', "''");
-    match (dialect, is_naive_timestamp(&t)) {
+    let now = match (dialect, is_naive_timestamp(&t)) {
         (Dialect::Postgres, true) => format!("(clock_timestamp() AT TIME ZONE '{zone}')"),
         (Dialect::Postgres, false) => "clock_timestamp()".into(),
         (Dialect::MySql, true) if zone == "UTC" => "UTC_TIMESTAMP(6)".into(),
         // Named zones need MySQL's time zone tables; without them, the session's zone.
         (Dialect::MySql, true) => format!("COALESCE(CONVERT_TZ(UTC_TIMESTAMP(6), '+00:00', '{zone}'), NOW(6))"),
         (Dialect::MySql, false) => "NOW(6)".into(),
-    }
+    };
+    // A delete is never older than the row it deleted (an application whose clock runs ahead,
+    // or a row stamped in the future): the mapping stamps deletes the same way, so both sides
+    // keep the same time. MySQL's GREATEST is NULL when an argument is.
+    format!("GREATEST({now}, COALESCE({old}, {now}))")
 }
 
 /// MySQL takes no offset in a datetime literal: a delete's time (an instant at the target zone's
