@@ -61,15 +61,18 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
-    /// How long a batch refused for a missing referenced row (a foreign key) is retried before the
-    /// refused changes count as permanent failures: a parent row may arrive from another topic.
+    /// How long a change refused for a missing referenced row (a foreign key) waits for it before
+    /// it is dead-lettered: the parent may arrive from another topic. The waiting change is
+    /// parked and holds nothing else back (see `docs/consumer.md`).
     #[serde(default = "RetryConfig::default_foreign_key_seconds")]
     pub foreign_key_seconds: u64,
 }
 
 impl RetryConfig {
-    /// Long enough for a parent written in the same source transaction to arrive from its topic.
-    const DEFAULT_FOREIGN_KEY_SECONDS: u64 = 60;
+    /// Long enough for a parent written in the same source transaction to arrive from its topic
+    /// even when that topic lags by minutes (a snapshot, a consumer restarted): a parked child
+    /// costs only its event in memory and holds the partition's committed offset back.
+    const DEFAULT_FOREIGN_KEY_SECONDS: u64 = 600;
 
     fn default_foreign_key_seconds() -> u64 {
         Self::DEFAULT_FOREIGN_KEY_SECONDS

@@ -12,6 +12,7 @@
 pub mod cli;
 mod config;
 mod http;
+mod parked;
 mod policy;
 mod runtime;
 mod worker;

@@ -115,6 +115,16 @@ pub enum ConsumerError {
     /// A dead letter could not be written; the batch's offsets are not stored.
     #[error(transparent)]
     DeadLetter(dualsync_dlq::DlqError),
+    /// One event of a batch is refused by the target for a reason retrying will not fix, and no
+    /// dead-letter topic is configured (the batch's other changes may be applied already; its
+    /// offsets are not stored, so they are read again).
+    #[error("{event}: the target refuses the change: {error}; fix it (or configure dlq.topic) and restart")]
+    Refused {
+        /// The event's `topic[partition]@offset`.
+        event: String,
+        /// The database's refusal.
+        error: String,
+    },
     /// A batch could not be written, for a reason retrying will not fix.
     #[error("batch of offsets {first} to {last} cannot be written: {source}")]
     Write {
@@ -148,24 +158,28 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn started(&self, batch: &[OwnedMessage]) {
+    /// Marks events as in flight: a revoke of their partitions waits for them.
+    pub(crate) fn started(&self, batch: &[OwnedMessage]) {
         let mut in_flight = self.in_flight.lock().expect("in-flight lock");
         for key in next_offsets(batch).into_keys() {
             *in_flight.entry(key).or_default() += 1;
         }
     }
 
-    /// Marks a batch handed to a worker as finished: `applied` (committed in the target, its
-    /// offsets to be committed in Kafka) or failed.
-    pub(crate) fn finished(&self, batch: &[OwnedMessage], applied: bool) {
-        let offsets = next_offsets(batch);
-        if applied {
-            let mut done = self.done_offsets.lock().expect("done-offsets lock");
-            for (key, offset) in &offsets {
-                let next = done.entry(key.clone()).or_default();
-                *next = (*next).max(*offset);
-            }
+    /// Records, per partition, the offset up to which everything is committed in the target
+    /// (what a revoke commits). Never backwards.
+    pub(crate) fn advance(&self, done: &BTreeMap<(String, i32), i64>) {
+        let mut done_offsets = self.done_offsets.lock().expect("done-offsets lock");
+        for (key, offset) in done {
+            let next = done_offsets.entry(key.clone()).or_default();
+            *next = (*next).max(*offset);
         }
+    }
+
+    /// Marks events in flight as finished, after [`Shared::advance`] for those applied (a
+    /// failed batch advances nothing).
+    pub(crate) fn finished(&self, batch: &[OwnedMessage]) {
+        let offsets = next_offsets(batch);
         let mut in_flight = self.in_flight.lock().expect("in-flight lock");
         for key in offsets.into_keys() {
             if let Some(n) = in_flight.get_mut(&key) {
@@ -410,11 +424,27 @@ impl Consumer {
             let done_send = done_send.clone();
             let shared = self.shared.clone();
             tasks.spawn(async move {
-                while let Some(mut batch) = receive.recv().await {
+                // Parked changes (waiting for their parent) are retried once a second too, so a
+                // parent applied by another worker is noticed without new events here.
+                let mut retry = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    let mut batch = tokio::select! {
+                        batch = receive.recv() => match batch {
+                            Some(batch) => batch,
+                            None => break,
+                        },
+                        _ = retry.tick(), if worker.has_parked() => {
+                            if let Err(e) = worker.retry_parked().await {
+                                let _ = done_send.send((index, Err(e)));
+                                break;
+                            }
+                            continue;
+                        }
+                    };
                     let result = worker.flush(&mut batch).await;
                     let failed = result.is_err();
                     if failed {
-                        shared.finished(&batch, false);
+                        shared.finished(&batch);
                     }
                     let _ = done_send.send((index, result));
                     if failed {

@@ -16,6 +16,7 @@ use rdkafka::message::{Message, OwnedMessage};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
+use crate::parked::{Parking, Partition};
 use crate::policy::{Retries, Step};
 use crate::runtime::{ConsumerError, Context, Shared, Stats, next_offsets, offset_list};
 use crate::{Config, Health};
@@ -121,6 +122,8 @@ struct Failure {
     stage: Stage,
     error: String,
     attempts: u32,
+    /// The target refused it for a missing parent row: it is parked, not dead-lettered.
+    parent_missing: bool,
 }
 
 /// What the workers share with the consume loop.
@@ -149,6 +152,11 @@ pub(crate) struct Worker {
     pub(crate) applied_up_to: HashMap<(String, i32), i64>,
     /// The assignment generation `applied_up_to` was read in.
     pub(crate) generation: u64,
+    /// Changes waiting for their parent row (see [`Parking`]).
+    pub(crate) parking: Parking,
+    /// Per partition, the offset after the last event handled (applied, skipped, dead-lettered
+    /// or parked): where the durable positions go once nothing before it is parked.
+    pub(crate) handled: BTreeMap<Partition, i64>,
     /// Where events that cannot be applied go; without it such an event stops the consumer.
     pub(crate) dead_letters: Option<Arc<DeadLetters>>,
     pub(crate) health: Arc<Health>,
@@ -174,6 +182,8 @@ impl Worker {
             writer,
             applied_up_to: HashMap::new(),
             generation: 0,
+            parking: Parking::default(),
+            handled: BTreeMap::new(),
             dead_letters,
             health,
             kafka,
@@ -194,7 +204,34 @@ impl Worker {
             let done = self.applied_up_to.entry((c.topic, c.partition)).or_insert(c.offset);
             *done = (*done).max(c.offset);
         }
+        // Parked changes of partitions revoked meanwhile are read again by their next owner (from
+        // before the oldest of them); if that is this consumer again, they must not count as done.
+        if !self.parking.is_empty() {
+            let assigned = self.kafka.assignment().unwrap_or_default();
+            let held = |topic: &str, partition: i32| {
+                assigned.elements().iter().any(|e| e.topic() == topic && e.partition() == partition)
+            };
+            let floor = self.parking.floor();
+            self.parking.retain(held);
+            let kept = self.parking.floor();
+            for (partition, oldest) in floor.into_iter().filter(|(p, _)| !kept.contains_key(p)) {
+                warn!(
+                    topic = partition.0,
+                    partition = partition.1,
+                    "partition revoked with changes waiting for their parent; its next owner reads them again"
+                );
+                if let Some(done) = self.applied_up_to.get_mut(&partition) {
+                    *done = (*done).min(oldest - 1);
+                }
+                self.handled.remove(&partition);
+            }
+        }
         Ok(())
+    }
+
+    /// Whether changes wait for their parent row.
+    pub(crate) fn has_parked(&self) -> bool {
+        !self.parking.is_empty()
     }
 
     /// Decodes, maps and writes the batch, then stores its offsets.
@@ -209,7 +246,7 @@ impl Worker {
         // Each change with the index of the message it came from.
         let mut changes: Vec<(usize, RowChange)> = Vec::with_capacity(batch.len());
         let mut failed: Vec<Failure> = Vec::new();
-        let (mut skipped, mut redelivered) = (0, 0);
+        let (mut skipped, mut redelivered, mut parked, mut refused_parent) = (0, 0, 0, 0);
         let mut checkpoints: BTreeMap<(&str, i32), i64> = BTreeMap::new();
         // Per message: its source table and op, for the metrics ("-" when unknown).
         let mut labels: Vec<(String, &'static str)> = vec![("-".to_string(), "-"); batch.len()];
@@ -220,14 +257,22 @@ impl Worker {
             let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
             let slot = checkpoints.entry((topic, partition)).or_insert(offset);
             *slot = (*slot).max(offset);
-            if self.applied_up_to.get(&(topic.to_string(), partition)).is_some_and(|done| offset <= *done) {
+            if self.parking.contains(message)
+                || self.applied_up_to.get(&(topic.to_string(), partition)).is_some_and(|done| offset <= *done)
+            {
                 redelivered += 1;
                 continue;
             }
             let decoded = match self.decoder.decode(message.key(), message.payload()) {
                 Ok(decoded) => decoded,
                 Err(source) if self.dead_letters.is_some() => {
-                    failed.push(Failure { index, stage: Stage::Decode, error: source.to_string(), attempts: 1 });
+                    failed.push(Failure {
+                        index,
+                        stage: Stage::Decode,
+                        error: source.to_string(),
+                        attempts: 1,
+                        parent_missing: false,
+                    });
                     continue;
                 }
                 Err(source) => {
@@ -245,6 +290,11 @@ impl Worker {
                 labels[index].1 = decoded.kind();
             }
             match self.mapping.map(self.direction, &decoded) {
+                // An earlier change of the same row waits for its parent: this one waits behind it.
+                Ok(Mapped::Apply(change)) if self.parking.holds_key(message) => {
+                    self.parking.park(message.clone(), change);
+                    parked += 1;
+                }
                 Ok(Mapped::Apply(change)) => changes.push((index, change)),
                 Ok(Mapped::Skip(reason)) => {
                     skipped += 1;
@@ -263,34 +313,83 @@ impl Worker {
                     }
                 }
                 Err(source) if self.dead_letters.is_some() => {
-                    failed.push(Failure { index, stage: Stage::Map, error: source.to_string(), attempts: 1 });
+                    failed.push(Failure {
+                        index,
+                        stage: Stage::Map,
+                        error: source.to_string(),
+                        attempts: 1,
+                        parent_missing: false,
+                    });
                 }
                 Err(source) => return Err(ConsumerError::Map { topic: topic.to_string(), partition, offset, source }),
             }
         }
-        let checkpoints: Vec<Checkpoint> = checkpoints
-            .into_iter()
-            .map(|((topic, partition), offset)| Checkpoint {
-                consumer: self.config.kafka.group.clone(),
-                topic: topic.to_string(),
-                partition,
-                offset,
-            })
-            .collect();
-        failed.extend(self.write(&changes, &checkpoints, batch).await?);
+        for (partition, offset) in next_offsets(batch) {
+            let handled = self.handled.entry(partition).or_insert(offset);
+            *handled = (*handled).max(offset);
+        }
+        // The batch's transaction records the checkpoints, held back before any parked change.
+        let partitions: Vec<Partition> = next_offsets(batch).into_keys().collect();
+        let checkpoints = self.checkpoints(partitions.clone());
+        if let Some(refused) = self.write(&changes, &checkpoints, batch).await? {
+            // Bisected: the changes refused for a missing parent are parked, the others
+            // dead-lettered; then the checkpoints, held back before the parked changes.
+            for failure in refused {
+                if failure.parent_missing {
+                    let change = changes.iter().find(|(i, _)| *i == failure.index).map(|(_, c)| c.clone());
+                    if let Some(change) = change {
+                        self.parking.park(batch[failure.index].clone(), change);
+                        parked += 1;
+                        refused_parent += 1;
+                    }
+                } else {
+                    failed.push(failure);
+                }
+            }
+            if let Some(refused) =
+                failed.iter().find(|f| f.stage == Stage::Write).filter(|_| self.dead_letters.is_none())
+            {
+                let m = &batch[refused.index];
+                let event = format!("{}[{}]@{}", m.topic(), m.partition(), m.offset());
+                return Err(ConsumerError::Refused { event, error: refused.error.clone() });
+            }
+            let checkpoints = self.checkpoints(partitions.clone());
+            self.apply_retrying(&[], &checkpoints, Duration::ZERO)
+                .await
+                .map_err(|source| self.write_error(batch, source))?;
+        }
         // Dead letters are acknowledged before any offset of the batch is stored.
         self.send_dead_letters(&failed, batch).await?;
         // Never backwards: a batch of re-delivered events ends below what the target holds.
-        for c in checkpoints {
-            let done = self.applied_up_to.entry((c.topic, c.partition)).or_insert(c.offset);
-            *done = (*done).max(c.offset);
+        for (topic, partition) in next_offsets(batch).into_keys() {
+            let last =
+                batch.iter().filter(|m| m.topic() == topic && m.partition() == partition).map(|m| m.offset()).max();
+            if let Some(last) = last {
+                let done = self.applied_up_to.entry((topic, partition)).or_insert(last);
+                *done = (*done).max(last);
+            }
         }
-        // The batch is done: a revoke may now commit its offsets; then stored for the next
-        // periodic commit.
-        self.shared.finished(batch, true);
-        self.store_offsets(batch);
-        let applied = changes.len() - failed.iter().filter(|f| f.stage == Stage::Write).count();
-        info!(events = batch.len(), applied, skipped, redelivered, dead_lettered = failed.len(), "batch written");
+        // The batch is done: a revoke may now commit its offsets (held back before parked
+        // changes); then stored for the next periodic commit.
+        self.release(partitions);
+        self.shared.finished(batch);
+        if parked > 0 {
+            warn!(
+                parked,
+                waiting = self.parking.len(),
+                "changes wait for their parent row; the rest of the batch is applied"
+            );
+        }
+        let applied = changes.len() - failed.iter().filter(|f| f.stage == Stage::Write).count() - refused_parent;
+        info!(
+            events = batch.len(),
+            applied,
+            skipped,
+            redelivered,
+            parked,
+            dead_lettered = failed.len(),
+            "batch written"
+        );
         for (index, (table, op)) in labels.iter().enumerate() {
             let labels = [("direction", direction.to_string()), ("table", table.clone()), ("op", op.to_string())];
             metrics::counter!("dualsync_events_consumed_total", &labels).increment(1);
@@ -298,7 +397,7 @@ impl Worker {
                 let mut labels = labels.to_vec();
                 labels.push(("stage", failure.stage.name().to_string()));
                 metrics::counter!("dualsync_events_dead_lettered_total", &labels).increment(1);
-            } else if changes.iter().any(|(i, _)| *i == index) {
+            } else if changes.iter().any(|(i, _)| *i == index) && !self.parking.contains(&batch[index]) {
                 metrics::counter!("dualsync_events_applied_total", &labels).increment(1);
             }
         }
@@ -308,46 +407,49 @@ impl Worker {
         self.stats.skipped.fetch_add(skipped, Ordering::Relaxed);
         self.stats.redelivered.fetch_add(redelivered, Ordering::Relaxed);
         self.stats.dead_lettered.fetch_add(failed.len() as u64, Ordering::Relaxed);
-        self.stats.done.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        // A parked event is done once applied (or dead-lettered) by a retry.
+        self.stats.done.fetch_add((batch.len() - parked) as u64, Ordering::Relaxed);
         batch.clear();
-        Ok(())
+        // A parent may just have arrived.
+        self.retry_parked().await
     }
 
-    /// Writes the changes with the batch's checkpoints, retrying transient failures until they
-    /// pass. When the target refuses the batch for good and a dead-letter topic is configured,
-    /// the batch is bisected to isolate exactly the changes it refuses: the others are applied,
-    /// the refused ones are returned, and the checkpoints are recorded on their own.
+    /// Writes the changes with the batch's checkpoints in one transaction, taking the error
+    /// policy's steps. `None`: done. When the target refuses the batch for a missing parent row,
+    /// or (with a dead-letter topic) for its data, the batch is bisected to isolate exactly the
+    /// refused changes: the others are applied and the refused ones returned, and the caller
+    /// records the checkpoints (they were not). A missing parent never holds the batch back: the
+    /// refused child is parked by the caller and retried later.
     async fn write(
         &mut self,
         changes: &[(usize, RowChange)],
         checkpoints: &[Checkpoint],
         batch: &[OwnedMessage],
-    ) -> Result<Vec<Failure>, ConsumerError> {
+    ) -> Result<Option<Vec<Failure>>, ConsumerError> {
         let all: Vec<RowChange> = changes.iter().map(|(_, c)| c.clone()).collect();
-        let wait_for_parents = Duration::from_secs(self.config.retry.foreign_key_seconds);
-        let source = match self.apply_retrying(&all, checkpoints, wait_for_parents).await {
-            Ok(()) => return Ok(Vec::new()),
-            Err(source) if self.dead_letters.is_none() => source,
-            Err(source) => {
+        match self.apply_retrying(&all, checkpoints, Duration::ZERO).await {
+            Ok(()) => Ok(None),
+            Err(source) if source.class() == ErrorClass::WaitingForParent || self.dead_letters.is_some() => {
                 warn!(error = %source, "the target refused the batch; isolating the refused changes");
-                let failed = self.isolate(changes, &source).await;
-                self.apply_retrying(&[], checkpoints, Duration::ZERO)
-                    .await
-                    .map_err(|source| self.write_error(batch, source))?;
-                return Ok(failed);
+                Ok(Some(self.isolate(changes, &source).await))
             }
-        };
-        Err(self.write_error(batch, source))
+            Err(source) => Err(self.write_error(batch, source)),
+        }
     }
 
     /// After the whole of `changes` failed with `error`: applies halves of it, each in its own
     /// transaction, halving again whatever fails, down to single changes, and returns the ones the
     /// target refuses. Order is kept: a left half is written before its right.
     async fn isolate(&mut self, changes: &[(usize, RowChange)], error: &WriteError) -> Vec<Failure> {
-        let write_failure =
-            |index: usize, error: String, attempts: u32| Failure { index, stage: Stage::Write, error, attempts };
+        let write_failure = |index: usize, error: &WriteError, attempts: u32| Failure {
+            index,
+            stage: Stage::Write,
+            error: error.to_string(),
+            attempts,
+            parent_missing: error.class() == ErrorClass::WaitingForParent,
+        };
         if let [(index, _)] = changes {
-            return vec![write_failure(*index, error.to_string(), 1)];
+            return vec![write_failure(*index, error, 1)];
         }
         let mut failed = Vec::new();
         // Ranges to try, with the attempts their changes will have had; a stack, left on top.
@@ -360,9 +462,7 @@ impl Worker {
             let slice: Vec<RowChange> = changes[range.clone()].iter().map(|(_, c)| c.clone()).collect();
             match self.apply_retrying(&slice, &[], Duration::ZERO).await {
                 Ok(()) => {}
-                Err(e) if range.len() == 1 => {
-                    failed.push(write_failure(changes[range.start].0, e.to_string(), attempts))
-                }
+                Err(e) if range.len() == 1 => failed.push(write_failure(changes[range.start].0, &e, attempts)),
                 Err(_) => work.extend(halves(range, attempts + 1)),
             }
         }
@@ -458,18 +558,127 @@ impl Worker {
         Ok(())
     }
 
-    /// Stores, per partition, the offset after the batch's last event, for the next commit.
-    fn store_offsets(&self, batch: &[OwnedMessage]) {
-        let list = offset_list(next_offsets(batch));
+    /// The checkpoints of `partitions`: the last event handled, held back before the oldest
+    /// parked change.
+    fn checkpoints(&self, partitions: impl IntoIterator<Item = Partition>) -> Vec<Checkpoint> {
+        let mut next: BTreeMap<Partition, i64> =
+            partitions.into_iter().filter_map(|p| Some((p.clone(), *self.handled.get(&p)?))).collect();
+        self.parking.cap(&mut next);
+        next.into_iter()
+            .map(|((topic, partition), next)| Checkpoint {
+                consumer: self.config.kafka.group.clone(),
+                topic,
+                partition,
+                offset: next - 1,
+            })
+            .collect()
+    }
+
+    /// Moves the durable positions of `partitions` forward to what was handled, held back
+    /// before the oldest parked change: what a revoke commits, and the offsets stored for the
+    /// next commit.
+    fn release(&self, partitions: impl IntoIterator<Item = Partition>) {
+        let mut next: BTreeMap<Partition, i64> =
+            partitions.into_iter().filter_map(|p| Some((p.clone(), *self.handled.get(&p)?))).collect();
+        self.parking.cap(&mut next);
+        self.shared.advance(&next);
         // A partition revoked meanwhile cannot be stored: its revoke committed these offsets
-        // already (see `Shared::finished`). Otherwise the events are delivered again, which the
-        // checkpoints and idempotent writes make harmless.
-        if let Err(e) = self.kafka.store_offsets(&list) {
+        // already. Otherwise the events are delivered again, which the checkpoints and
+        // idempotent writes make harmless.
+        if let Err(e) = self.kafka.store_offsets(&offset_list(next)) {
             warn!(
                 error = %e,
                 "storing offsets failed; unless the partition was just revoked (its revoke committed them), the events will be delivered again"
             );
         }
+        metrics::gauge!("dualsync_changes_waiting_for_parent", "direction" => self.direction.name())
+            .set(self.parking.len() as f64);
+    }
+
+    /// Retries the parked changes, in order, each in its own transaction: applied once its
+    /// parent is there; dead-lettered (or, without a dead-letter topic, the consumer stops) once
+    /// it has waited `retry.foreign_key_seconds`, or when the target refuses its data; kept on a
+    /// transient or setup failure. Then the checkpoints and offsets move past what went.
+    pub(crate) async fn retry_parked(&mut self) -> Result<(), ConsumerError> {
+        if self.parking.is_empty() {
+            return Ok(());
+        }
+        if self.shared.generation.load(Ordering::Acquire) != self.generation {
+            self.read_checkpoints().await?;
+        }
+        // In flight, so that a revoke of their partitions waits for this round.
+        let messages: Vec<OwnedMessage> = self.parking.changes().iter().map(|p| p.message.clone()).collect();
+        self.shared.started(&messages);
+        let result = self.retry_parked_round().await;
+        self.shared.finished(&messages);
+        result
+    }
+
+    async fn retry_parked_round(&mut self) -> Result<(), ConsumerError> {
+        let wait = Duration::from_secs(self.config.retry.foreign_key_seconds);
+        let (mut applied, mut dead): (Vec<usize>, Vec<(usize, String)>) = (Vec::new(), Vec::new());
+        for i in 0..self.parking.len() {
+            if self.parking.behind(i, &applied) {
+                continue;
+            }
+            let (change, since) = (self.parking.changes()[i].change.clone(), self.parking.changes()[i].since);
+            match self.writer.apply(&[change], &[]).await {
+                Ok(decisions) => {
+                    record_decisions(self.direction.name(), &decisions);
+                    applied.push(i);
+                }
+                Err(e) => match e.class() {
+                    ErrorClass::WaitingForParent if since.elapsed() < wait => {}
+                    ErrorClass::WaitingForParent | ErrorClass::Data => {
+                        if self.dead_letters.is_none() {
+                            let m = &self.parking.changes()[i].message;
+                            let event = format!("{}[{}]@{}", m.topic(), m.partition(), m.offset());
+                            return Err(ConsumerError::Refused { event, error: e.to_string() });
+                        }
+                        dead.push((i, e.to_string()));
+                    }
+                    ErrorClass::Transient | ErrorClass::Setup => {
+                        warn!(error = %e, "retrying the changes that wait for their parent later");
+                        break;
+                    }
+                },
+            }
+        }
+        if applied.is_empty() && dead.is_empty() {
+            return Ok(());
+        }
+        let partitions: Vec<Partition> = self.parking.floor().into_keys().collect();
+        let letters: Vec<OwnedMessage> = dead.iter().map(|(i, _)| self.parking.changes()[*i].message.clone()).collect();
+        let failures: Vec<Failure> = dead
+            .iter()
+            .enumerate()
+            .map(|(index, (_, error))| Failure {
+                index,
+                stage: Stage::Write,
+                error: format!("{error} (waited for the referenced row for {} s)", wait.as_secs()),
+                attempts: 1,
+                parent_missing: true,
+            })
+            .collect();
+        self.send_dead_letters(&failures, &letters).await?;
+        let mut gone: Vec<usize> = applied.iter().copied().chain(dead.iter().map(|(i, _)| *i)).collect();
+        gone.sort_unstable();
+        self.parking.remove(&gone);
+        info!(
+            applied = applied.len(),
+            dead_lettered = dead.len(),
+            waiting = self.parking.len(),
+            "changes that waited for their parent"
+        );
+        let checkpoints = self.checkpoints(partitions.clone());
+        self.apply_retrying(&[], &checkpoints, Duration::ZERO)
+            .await
+            .map_err(|source| self.write_error(&letters, source))?;
+        self.release(partitions);
+        self.stats.applied.fetch_add(applied.len() as u64, Ordering::Relaxed);
+        self.stats.dead_lettered.fetch_add(dead.len() as u64, Ordering::Relaxed);
+        self.stats.done.fetch_add(gone.len() as u64, Ordering::Relaxed);
+        Ok(())
     }
 }
 

@@ -166,3 +166,60 @@ async fn setup_errors_wait_for_the_fix_and_fill_no_dead_letters() {
     wait_until(10, "/readyz to report ready", || async { get(addr, "/readyz").await.0 == 200 }).await;
     consumer.stop().await;
 }
+
+/// A child and a later update of it arrive before their parent, which comes from another topic
+/// into the same worker, behind them. Before the fix the worker waited for the parent it would
+/// itself apply next (the whole `retry.foreign_key_seconds`, here 600 s), then dead-lettered the
+/// child. Now the child is parked, the rest flows (an unrelated row behind it is applied), the
+/// parent lands, and the child follows with its update in order; nothing is dead-lettered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_child_before_its_parent_waits_without_holding_anything_back() {
+    let target = TestDb::new(Kind::Postgres).await;
+    target
+        .exec("CREATE TABLE {ns}.users (id INTEGER PRIMARY KEY, name TEXT); \
+               CREATE TABLE {ns}.posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES {ns}.users (id), title TEXT)")
+        .await;
+    let record = |table: &str, op: &str, after: serde_json::Value| -> Record {
+        let id = after["id"].clone();
+        let event = serde_json::json!({"op": op, "after": after, "source": {"db": "shop", "table": table}});
+        (Some(format!("{{\"id\":{id}}}").into_bytes()), Some(event.to_string().into_bytes()))
+    };
+    let (posts, users, dlq) = (unique("legacy.shop.posts"), unique("legacy.shop.users"), unique("dualsync.dlq"));
+    for topic in [&posts, &users, &dlq] {
+        create_topic(topic, 1).await;
+    }
+    produce(
+        &posts,
+        &[
+            record("posts", "c", serde_json::json!({"id": 10, "user_id": 1, "title": "first"})),
+            record("posts", "u", serde_json::json!({"id": 10, "user_id": 1, "title": "first, edited"})),
+            record("posts", "c", serde_json::json!({"id": 11, "user_id": 2, "title": "by an existing user"})),
+        ],
+    )
+    .await;
+    target.exec("INSERT INTO {ns}.users VALUES (2, 'existing')").await;
+    let mapping = format!(
+        "version: 1\ntables:\n  - legacy: shop.users\n    revamp: {ns}.users\n  - legacy: shop.posts\n    revamp: {ns}.posts\n",
+        ns = target.namespace
+    );
+    let config = write_config(&temp_dir(), &posts, &target, &mapping);
+    let text = std::fs::read_to_string(&config).expect("config");
+    let text = text.replace(&format!("topics: [{posts}]"), &format!("topics: [{posts}, {users}]"));
+    let text = text.replace("batch:\n", "batch:\n  workers: 1\n");
+    std::fs::write(&config, format!("{text}dlq:\n  topic: {dlq}\nretry:\n  foreign_key_seconds: 600\n"))
+        .expect("config");
+    let parent_later = {
+        let users = users.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            produce(&users, &[record("users", "c", serde_json::json!({"id": 1, "name": "parent"}))]).await;
+        })
+    };
+    let stats = consume(&config, Direction::LegacyToRevamp, 4).await;
+    parent_later.await.expect("parent");
+    assert_eq!((stats.applied(), stats.dead_lettered()), (4, 0));
+    assert_eq!(
+        target.rows("SELECT id::text, user_id::text, title FROM {ns}.posts ORDER BY id").await,
+        rows(&[&["10", "1", "first, edited"], &["11", "2", "by an existing user"]])
+    );
+}
