@@ -173,6 +173,14 @@ pub struct KafkaConfig {
     pub group: String,
     /// Topics to consume (Debezium writes one topic per table).
     pub topics: Vec<String>,
+    /// Static group membership (Kafka's `group.instance.id`): a name for this consumer instance,
+    /// stable across its restarts and unique within the group (a StatefulSet pod's name, a
+    /// systemd unit's). A restarted instance then takes its partitions back at once; without it,
+    /// a consumer restarted after a crash waits until the broker gives up on its previous run
+    /// (`session.timeout.ms`, 10 s by dualsync's default). Two running instances with one name
+    /// fence each other: never share it.
+    #[serde(default)]
+    pub instance_id: Option<String>,
     /// Extra librdkafka settings, passed through unchanged (e.g. `session.timeout.ms`,
     /// `security.protocol`). They override dualsync's defaults, except the offset handling
     /// settings, which dualsync owns.
@@ -195,6 +203,7 @@ impl fmt::Debug for KafkaConfig {
             .field("brokers", &self.brokers)
             .field("group", &self.group)
             .field("topics", &self.topics)
+            .field("instance_id", &self.instance_id)
             .field("options", &options)
             .finish()
     }
@@ -326,6 +335,7 @@ impl Config {
     /// | --- | --- |
     /// | `DUALSYNC_KAFKA_BROKERS`, `DUALSYNC_KAFKA_GROUP` | `kafka.brokers`, `kafka.group` |
     /// | `DUALSYNC_KAFKA_TOPICS` | `kafka.topics`, comma-separated |
+    /// | `DUALSYNC_KAFKA_INSTANCE_ID` | `kafka.instance_id` |
     /// | `DUALSYNC_KAFKA_SASL_USERNAME`, `DUALSYNC_KAFKA_SASL_PASSWORD[_FILE]` | `sasl.username`, `sasl.password` |
     /// | `DUALSYNC_TARGET_URL[_FILE]` | `target.url` |
     /// | `DUALSYNC_MAPPING` | `mapping` |
@@ -354,6 +364,9 @@ impl Config {
         }
         if let Some(v) = env("DUALSYNC_KAFKA_GROUP") {
             self.kafka.group = v;
+        }
+        if let Some(v) = env("DUALSYNC_KAFKA_INSTANCE_ID") {
+            self.kafka.instance_id = Some(v).filter(|v| !v.is_empty());
         }
         if let Some(v) = env("DUALSYNC_KAFKA_TOPICS") {
             self.kafka.topics = v.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();

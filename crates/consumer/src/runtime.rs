@@ -308,6 +308,61 @@ pub struct Consumer {
     stats: Arc<Stats>,
 }
 
+/// Leaves and rejoins the group when the consumer has held no partition for two session
+/// timeouts although no other member is there to hold them. A consumer restarted at once after
+/// a crash joins while the group still counts its previous run, and gets nothing until the
+/// coordinator gives up on that run and rebalances; the test broker (tansu 0.6.0) sometimes never
+/// rebalances then (measured: with a 10 s session, an empty assignment for over 120 s, every
+/// time). Rejoining asks for a new assignment; a member that is idle beside others that hold the
+/// partitions (more consumers than partitions) is left alone.
+struct Rejoin {
+    /// How long an empty assignment is waited out first.
+    after: Duration,
+    /// Since when the consumer has held no partition.
+    since: Option<Instant>,
+}
+
+impl Rejoin {
+    fn new(config: &Config) -> Rejoin {
+        let session = config.kafka.options.get("session.timeout.ms").and_then(|v| v.parse().ok()).unwrap_or(10_000);
+        Rejoin { after: Duration::from_millis(session) * 2, since: None }
+    }
+
+    async fn check(&mut self, assigned: bool, kafka: &Arc<StreamConsumer<Context>>, config: &Config) {
+        if assigned {
+            self.since = None;
+            return;
+        }
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if since.elapsed() < self.after {
+            return;
+        }
+        self.since = Some(Instant::now());
+        let (client, group) = (kafka.clone(), config.kafka.group.clone());
+        let members = tokio::task::spawn_blocking(move || {
+            let groups = client.fetch_group_list(Some(&group), Duration::from_secs(5)).ok()?;
+            groups.groups().iter().find(|g| g.name() == group).map(|g| g.members().len())
+        })
+        .await
+        .ok()
+        .flatten();
+        if members.is_some_and(|n| n > 1) {
+            return; // others hold the partitions: an idle member beside them
+        }
+        warn!(
+            waited_s = self.after.as_secs(),
+            members = ?members,
+            "no partitions assigned and no other group member holds them; rejoining the group"
+        );
+        metrics::counter!("dualsync_group_rejoins_total").increment(1);
+        kafka.unsubscribe();
+        let topics: Vec<&str> = config.kafka.topics.iter().map(String::as_str).collect();
+        if let Err(e) = kafka.subscribe(&topics) {
+            warn!(error = %e, "subscribing again failed; retrying later");
+        }
+    }
+}
+
 /// A lane is full when this many batches wait in it while its worker is busy: the consume loop
 /// stops reading (librdkafka's prefetch, capped, then stops fetching) until the worker finishes
 /// a batch. This bounds the events held beside the ones librdkafka prefetches.
@@ -348,7 +403,15 @@ impl Consumer {
             .set("partition.assignment.strategy", "cooperative-sticky")
             // Bounds what librdkafka prefetches: the in-flight memory beside the batches.
             .set("queued.max.messages.kbytes", "16384")
-            .set("statistics.interval.ms", "5000");
+            .set("statistics.interval.ms", "5000")
+            // A consumer killed and restarted gets no partitions until the group coordinator gives
+            // up on its previous run, after the session timeout: librdkafka's 45 s stalls a
+            // crash-restart that long. 10 s still rides out a brief network hiccup (heartbeats
+            // every 3 s), and `kafka.instance_id` (static membership) avoids the wait entirely.
+            .set("session.timeout.ms", "10000");
+        if let Some(instance) = &config.kafka.instance_id {
+            client.set("group.instance.id", instance);
+        }
         for (key, value) in &config.kafka.options {
             client.set(key, value);
         }
@@ -456,6 +519,7 @@ impl Consumer {
         }
         let max_events = self.config.batch.max_events;
         let mut health_tick = tokio::time::interval(Duration::from_secs(1));
+        let mut rejoin = Rejoin::new(&self.config);
         let mut failure: Option<ConsumerError> = None;
         // Since when a full lane has held the reading back.
         let mut held_since: Option<Instant> = None;
@@ -482,6 +546,7 @@ impl Consumer {
                 _ = health_tick.tick() => {
                     let assigned = self.kafka.assignment().is_ok_and(|a| a.count() > 0);
                     self.health.assigned.store(assigned, Ordering::Relaxed);
+                    rejoin.check(assigned, &self.kafka, &self.config).await;
                 }
                 Some((index, result)) = done.recv() => {
                     lanes[index].busy = false;

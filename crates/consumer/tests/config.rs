@@ -27,7 +27,7 @@ fn mistakes_are_located() {
     let cases = [
         (
             MINIMAL.replace("group: g", "gruop: g"),
-            "c.yaml:3:3: kafka: unknown field `gruop`, expected one of `brokers`, `group`, `topics`, `options`; did you mean `group`?",
+            "c.yaml:3:3: kafka: unknown field `gruop`, expected one of `brokers`, `group`, `topics`, `instance_id`, `options`; did you mean `group`?",
         ),
         (MINIMAL.replace("topics: [t]", "topics: []"), "c.yaml: kafka.topics: list at least one topic"),
         (format!("{MINIMAL}batch:\n  max_events: 0\n"), "c.yaml: batch.max_events: must be at least 1"),
@@ -74,6 +74,7 @@ fn environment_overrides_and_secret_files() {
     let env: std::collections::HashMap<&str, String> = [
         ("DUALSYNC_KAFKA_BROKERS", "k1:9092,k2:9092".to_string()),
         ("DUALSYNC_KAFKA_TOPICS", "a, b,".to_string()),
+        ("DUALSYNC_KAFKA_INSTANCE_ID", "consumer-0".to_string()),
         ("DUALSYNC_KAFKA_SASL_PASSWORD", "hunter2".to_string()),
         ("DUALSYNC_TARGET_URL_FILE", secret.display().to_string()),
         ("DUALSYNC_BATCH_MAX_EVENTS", "64".to_string()),
@@ -86,6 +87,7 @@ fn environment_overrides_and_secret_files() {
     config.override_from(|name| env.get(name).cloned()).unwrap();
     assert_eq!(config.kafka.brokers, "k1:9092,k2:9092");
     assert_eq!(config.kafka.topics, ["a", "b"]);
+    assert_eq!(config.kafka.instance_id.as_deref(), Some("consumer-0"));
     assert_eq!(config.target.url, "mysql://u:from-file@h/db");
     assert_eq!(config.batch.max_events, 64);
     assert_eq!(config.dlq.as_ref().map(|d| d.topic.as_str()), Some("dead"));
