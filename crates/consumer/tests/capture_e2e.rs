@@ -43,6 +43,37 @@ async fn start_capture(config: CaptureConfig) -> (tokio::sync::watch::Sender<boo
     (stop, task)
 }
 
+/// A running consumer: how to stop it, and its task.
+type RunningConsumer =
+    (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), dualsync_consumer::ConsumerError>>);
+/// A running capture: how to stop it, and its task.
+type RunningCapture = (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>);
+
+/// Stops the consumers, then the captures, and drops the PostgreSQL capture's slot and
+/// publication.
+async fn stop_all(
+    consumers: Vec<RunningConsumer>,
+    captures: [RunningCapture; 2],
+    revamp: &TestDb,
+    slot: &str,
+    publication: &str,
+) {
+    for (stop, task) in consumers {
+        let _ = stop.send(());
+        task.await.expect("consumer task").expect("consumer run");
+    }
+    for (stop, task) in captures {
+        let _ = stop.send(true);
+        task.await.expect("capture");
+    }
+    revamp
+        .exec(&format!(
+            "SELECT pg_drop_replication_slot('{slot}') FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active"
+        ))
+        .await;
+    revamp.exec(&format!("DROP PUBLICATION IF EXISTS \"{publication}\"")).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn changes_travel_both_ways_and_never_echo() {
     let legacy = TestDb::new(Kind::MySql).await;
@@ -99,20 +130,7 @@ async fn changes_travel_both_ways_and_never_echo() {
     assert_eq!(end_offset(&revamp_topic), 2, "the revamp capture saw only the revamp's two changes");
     assert_eq!(end_offset(&legacy_topic), 3, "the legacy capture saw only legacy's two changes (and a tombstone)");
 
-    for (stop, task) in consumers {
-        let _ = stop.send(());
-        task.await.expect("consumer task").expect("consumer run");
-    }
-    let _ = stop_legacy.send(true);
-    let _ = stop_revamp.send(true);
-    legacy_task.await.expect("legacy capture");
-    revamp_task.await.expect("revamp capture");
-    revamp
-        .exec(&format!(
-            "SELECT pg_drop_replication_slot('{slot}') FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active"
-        ))
-        .await;
-    revamp.exec(&format!("DROP PUBLICATION IF EXISTS \"{publication}\"")).await;
+    stop_all(consumers, [(stop_legacy, legacy_task), (stop_revamp, revamp_task)], &revamp, &slot, &publication).await;
 }
 
 /// A delete whose commit time is older than the row it deleted (MySQL binlog times have whole
@@ -210,18 +228,5 @@ async fn a_delete_wins_over_the_row_it_deleted_both_ways() {
     // THEN both rows are gone from both sides
     wait_until(60, "both deletes on both sides", || on_both(Vec::new())).await;
 
-    for (stop, task) in consumers {
-        let _ = stop.send(());
-        task.await.expect("consumer task").expect("consumer run");
-    }
-    let _ = stop_legacy.send(true);
-    let _ = stop_revamp.send(true);
-    legacy_task.await.expect("legacy capture");
-    revamp_task.await.expect("revamp capture");
-    revamp
-        .exec(&format!(
-            "SELECT pg_drop_replication_slot('{slot}') FROM pg_replication_slots WHERE slot_name = '{slot}' AND NOT active"
-        ))
-        .await;
-    revamp.exec(&format!("DROP PUBLICATION IF EXISTS \"{publication}\"")).await;
+    stop_all(consumers, [(stop_legacy, legacy_task), (stop_revamp, revamp_task)], &revamp, &slot, &publication).await;
 }
