@@ -17,8 +17,8 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use crate::parked::{Parking, Partition};
-use crate::policy::{Retries, Step};
-use crate::runtime::{ConsumerError, Context, Shared, Stats, next_offsets, offset_list};
+use crate::policy::{ParkedStep, Retries, Step, parked_step};
+use crate::runtime::{ConsumerError, Context, Shared, Stats, offset_list};
 use crate::{Config, Health};
 
 /// Column types for records without a schema, read off the target tables: for each mapped
@@ -35,6 +35,9 @@ async fn type_hints(mapping: &Mapping, direction: Direction, writer: &mut Writer
                 continue;
             }
         };
+        // The source's tombstone table holds its key columns and the conflict column's time as
+        // `deleted_at` (see `dualsync_mapping::tombstone`).
+        let (guard, tomb) = (pair.guard(direction), tombstone::table_name(&pair.source(direction).name));
         for column in &schema.columns {
             let source_column = pair.target_column(direction.reverse(), &column.name);
             // A converted column is represented differently on the two sides, so the target's
@@ -42,10 +45,6 @@ async fn type_hints(mapping: &Mapping, direction: Direction, writer: &mut Writer
             let converted = pair.conversions.iter().any(|(c, _)| c == pair.legacy_name(direction, source_column));
             if let Some(field_type) = debezium_type(writer.dialect(), &column.sql_type).filter(|_| !converted) {
                 hints.insert(&pair.source(direction).name, source_column, field_type.clone());
-                // The source's tombstone table holds its key columns and the conflict column's
-                // time as `deleted_at` (see `dualsync_mapping::tombstone`).
-                let tomb = tombstone::table_name(&pair.source(direction).name);
-                let guard = pair.guard(direction);
                 if guard.as_ref().is_some_and(|g| g.column == column.name) {
                     hints.insert(&tomb, tombstone::DELETED_AT, field_type);
                 } else if guard.is_some() && schema.key.contains(&column.name) {
@@ -247,7 +246,8 @@ impl Worker {
         let mut changes: Vec<(usize, RowChange)> = Vec::with_capacity(batch.len());
         let mut failed: Vec<Failure> = Vec::new();
         let (mut skipped, mut redelivered, mut parked, mut refused_parent) = (0, 0, 0, 0);
-        let mut checkpoints: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+        // Per partition, the offset of the batch's last event.
+        let mut last: BTreeMap<Partition, i64> = BTreeMap::new();
         // Per message: its source table and op, for the metrics ("-" when unknown).
         let mut labels: Vec<(String, &'static str)> = vec![("-".to_string(), "-"); batch.len()];
         let now_ms =
@@ -255,7 +255,7 @@ impl Worker {
         let direction = self.direction.name();
         for (index, message) in batch.iter().enumerate() {
             let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
-            let slot = checkpoints.entry((topic, partition)).or_insert(offset);
+            let slot = last.entry((topic.to_string(), partition)).or_insert(offset);
             *slot = (*slot).max(offset);
             if self.parking.contains(message)
                 || self.applied_up_to.get(&(topic.to_string(), partition)).is_some_and(|done| offset <= *done)
@@ -324,12 +324,12 @@ impl Worker {
                 Err(source) => return Err(ConsumerError::Map { topic: topic.to_string(), partition, offset, source }),
             }
         }
-        for (partition, offset) in next_offsets(batch) {
-            let handled = self.handled.entry(partition).or_insert(offset);
-            *handled = (*handled).max(offset);
+        for (partition, offset) in &last {
+            let handled = self.handled.entry(partition.clone()).or_insert(offset + 1);
+            *handled = (*handled).max(offset + 1);
         }
         // The batch's transaction records the checkpoints, held back before any parked change.
-        let partitions: Vec<Partition> = next_offsets(batch).into_keys().collect();
+        let partitions: Vec<Partition> = last.keys().cloned().collect();
         let checkpoints = self.checkpoints(partitions.clone());
         if let Some(refused) = self.write(&changes, &checkpoints, batch).await? {
             // Bisected: the changes refused for a missing parent are parked, the others
@@ -349,25 +349,18 @@ impl Worker {
             if let Some(refused) =
                 failed.iter().find(|f| f.stage == Stage::Write).filter(|_| self.dead_letters.is_none())
             {
-                let m = &batch[refused.index];
-                let event = format!("{}[{}]@{}", m.topic(), m.partition(), m.offset());
+                let event = position(&batch[refused.index]);
                 return Err(ConsumerError::Refused { event, error: refused.error.clone() });
             }
             let checkpoints = self.checkpoints(partitions.clone());
-            self.apply_retrying(&[], &checkpoints, Duration::ZERO)
-                .await
-                .map_err(|source| self.write_error(batch, source))?;
+            self.apply_retrying(&[], &checkpoints).await.map_err(|source| self.write_error(batch, source))?;
         }
         // Dead letters are acknowledged before any offset of the batch is stored.
         self.send_dead_letters(&failed, batch).await?;
         // Never backwards: a batch of re-delivered events ends below what the target holds.
-        for (topic, partition) in next_offsets(batch).into_keys() {
-            let last =
-                batch.iter().filter(|m| m.topic() == topic && m.partition() == partition).map(|m| m.offset()).max();
-            if let Some(last) = last {
-                let done = self.applied_up_to.entry((topic, partition)).or_insert(last);
-                *done = (*done).max(last);
-            }
+        for (partition, offset) in last {
+            let done = self.applied_up_to.entry(partition).or_insert(offset);
+            *done = (*done).max(offset);
         }
         // The batch is done: a revoke may now commit its offsets (held back before parked
         // changes); then stored for the next periodic commit.
@@ -427,7 +420,7 @@ impl Worker {
         batch: &[OwnedMessage],
     ) -> Result<Option<Vec<Failure>>, ConsumerError> {
         let all: Vec<RowChange> = changes.iter().map(|(_, c)| c.clone()).collect();
-        match self.apply_retrying(&all, checkpoints, Duration::ZERO).await {
+        match self.apply_retrying(&all, checkpoints).await {
             Ok(()) => Ok(None),
             Err(source) if source.class() == ErrorClass::WaitingForParent || self.dead_letters.is_some() => {
                 warn!(error = %source, "the target refused the batch; isolating the refused changes");
@@ -460,7 +453,7 @@ impl Worker {
         let mut work: Vec<_> = halves(0..changes.len(), 2).into();
         while let Some((range, attempts)) = work.pop() {
             let slice: Vec<RowChange> = changes[range.clone()].iter().map(|(_, c)| c.clone()).collect();
-            match self.apply_retrying(&slice, &[], Duration::ZERO).await {
+            match self.apply_retrying(&slice, &[]).await {
                 Ok(()) => {}
                 Err(e) if range.len() == 1 => failed.push(write_failure(changes[range.start].0, &e, attempts)),
                 Err(_) => work.extend(halves(range, attempts + 1)),
@@ -470,15 +463,10 @@ impl Worker {
     }
 
     /// Applies, taking the error policy's step after each failure (see [`Retries::next_step`]):
-    /// transient and setup failures are retried until they pass, foreign-key refusals for up to
-    /// `wait_for_parents`; returns the failures the policy gives up on.
-    async fn apply_retrying(
-        &mut self,
-        changes: &[RowChange],
-        checkpoints: &[Checkpoint],
-        wait_for_parents: Duration,
-    ) -> Result<(), WriteError> {
-        let mut retries = Retries::new(wait_for_parents);
+    /// transient and setup failures are retried until they pass; returns the failures the
+    /// policy gives up on (a missing parent, refused data).
+    async fn apply_retrying(&mut self, changes: &[RowChange], checkpoints: &[Checkpoint]) -> Result<(), WriteError> {
+        let mut retries = Retries::new();
         let direction = self.direction.name();
         loop {
             let started = Instant::now();
@@ -506,11 +494,10 @@ impl Worker {
                     // The operator may fix the table meanwhile: read its schema again.
                     self.writer.forget_schemas();
                 }
-                ErrorClass::Transient => {
+                _ => {
                     warn!(error = %error, retry_in_ms, "transient write failure; retrying");
                     self.health.target_ok.store(false, Ordering::Relaxed);
                 }
-                _ => warn!(error = %error, retry_in_ms, "a referenced row is missing; waiting for it"),
             }
             metrics::counter!("dualsync_retries_total", "direction" => direction, "class" => class.name()).increment(1);
             metrics::gauge!("dualsync_retries_in_progress", "direction" => direction).set(1.0);
@@ -519,7 +506,6 @@ impl Worker {
     }
 
     fn write_error(&self, batch: &[OwnedMessage], source: WriteError) -> ConsumerError {
-        let position = |m: &OwnedMessage| format!("{}[{}]@{}", m.topic(), m.partition(), m.offset());
         ConsumerError::Write {
             first: batch.first().map(position).unwrap_or_default(),
             last: batch.last().map(position).unwrap_or_default(),
@@ -558,13 +544,19 @@ impl Worker {
         Ok(())
     }
 
-    /// The checkpoints of `partitions`: the last event handled, held back before the oldest
-    /// parked change.
-    fn checkpoints(&self, partitions: impl IntoIterator<Item = Partition>) -> Vec<Checkpoint> {
+    /// Per partition of `partitions`, where a consumer may resume: after the last event handled,
+    /// held back to the oldest parked change.
+    fn positions(&self, partitions: impl IntoIterator<Item = Partition>) -> BTreeMap<Partition, i64> {
         let mut next: BTreeMap<Partition, i64> =
             partitions.into_iter().filter_map(|p| Some((p.clone(), *self.handled.get(&p)?))).collect();
         self.parking.cap(&mut next);
-        next.into_iter()
+        next
+    }
+
+    /// The checkpoints of `partitions`: the event before [`Worker::positions`].
+    fn checkpoints(&self, partitions: impl IntoIterator<Item = Partition>) -> Vec<Checkpoint> {
+        self.positions(partitions)
+            .into_iter()
             .map(|((topic, partition), next)| Checkpoint {
                 consumer: self.config.kafka.group.clone(),
                 topic,
@@ -578,9 +570,7 @@ impl Worker {
     /// before the oldest parked change: what a revoke commits, and the offsets stored for the
     /// next commit.
     fn release(&self, partitions: impl IntoIterator<Item = Partition>) {
-        let mut next: BTreeMap<Partition, i64> =
-            partitions.into_iter().filter_map(|p| Some((p.clone(), *self.handled.get(&p)?))).collect();
-        self.parking.cap(&mut next);
+        let next = self.positions(partitions);
         self.shared.advance(&next);
         // A partition revoked meanwhile cannot be stored: its revoke committed these offsets
         // already. Otherwise the events are delivered again, which the checkpoints and
@@ -627,17 +617,17 @@ impl Worker {
                     record_decisions(self.direction.name(), &decisions);
                     applied.push(i);
                 }
-                Err(e) => match e.class() {
-                    ErrorClass::WaitingForParent if since.elapsed() < wait => {}
-                    ErrorClass::WaitingForParent | ErrorClass::Data => {
-                        if self.dead_letters.is_none() {
-                            let m = &self.parking.changes()[i].message;
-                            let event = format!("{}[{}]@{}", m.topic(), m.partition(), m.offset());
-                            return Err(ConsumerError::Refused { event, error: e.to_string() });
-                        }
-                        dead.push((i, e.to_string()));
+                Err(e) => match parked_step(e.class(), since.elapsed(), wait) {
+                    ParkedStep::Wait => {}
+                    ParkedStep::DeadLetter if self.dead_letters.is_none() => {
+                        let event = position(&self.parking.changes()[i].message);
+                        return Err(ConsumerError::Refused { event, error: e.to_string() });
                     }
-                    ErrorClass::Transient | ErrorClass::Setup => {
+                    ParkedStep::DeadLetter if e.class() == ErrorClass::WaitingForParent => {
+                        dead.push((i, format!("{e} (waited for the referenced row for {} s)", wait.as_secs())));
+                    }
+                    ParkedStep::DeadLetter => dead.push((i, e.to_string())),
+                    ParkedStep::Pause => {
                         warn!(error = %e, "retrying the changes that wait for their parent later");
                         break;
                     }
@@ -655,9 +645,9 @@ impl Worker {
             .map(|(index, (_, error))| Failure {
                 index,
                 stage: Stage::Write,
-                error: format!("{error} (waited for the referenced row for {} s)", wait.as_secs()),
+                error: error.clone(),
                 attempts: 1,
-                parent_missing: true,
+                parent_missing: false,
             })
             .collect();
         self.send_dead_letters(&failures, &letters).await?;
@@ -671,15 +661,18 @@ impl Worker {
             "changes that waited for their parent"
         );
         let checkpoints = self.checkpoints(partitions.clone());
-        self.apply_retrying(&[], &checkpoints, Duration::ZERO)
-            .await
-            .map_err(|source| self.write_error(&letters, source))?;
+        self.apply_retrying(&[], &checkpoints).await.map_err(|source| self.write_error(&letters, source))?;
         self.release(partitions);
         self.stats.applied.fetch_add(applied.len() as u64, Ordering::Relaxed);
         self.stats.dead_lettered.fetch_add(dead.len() as u64, Ordering::Relaxed);
         self.stats.done.fetch_add(gone.len() as u64, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// An event's place, `topic[partition]@offset`, for messages an operator reads.
+fn position(m: &OwnedMessage) -> String {
+    format!("{}[{}]@{}", m.topic(), m.partition(), m.offset())
 }
 
 /// Counts what the conflict rules decided, per table: `dualsync_conflict_decisions_total`; and
