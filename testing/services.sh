@@ -7,6 +7,8 @@
 #   testing/services.sh env     print the connection settings as `export` lines
 #   testing/services.sh topic NAME [PARTITIONS]   create a topic if it does not exist
 #   testing/services.sh outage mariadb|postgres [SECONDS]   stop a database, wait (10 s), start it
+#   testing/services.sh broker-restart [SECONDS]   stop the broker, wait (3 s), start it (topics
+#                                 survive only with DUALSYNC_KAFKA_STORAGE=sqlite://tansu.db)
 #   testing/services.sh down    stop the three private services
 #   testing/services.sh status  say what runs
 #
@@ -296,6 +298,7 @@ case "${1:-}" in
       *) die "usage: $0 outage mariadb|postgres [SECONDS]" ;;
     esac
     ;;
+  broker-restart) kafka_stop; sleep "${2:-3}"; kafka_up ;;
   status) status ;;
-  *) echo "usage: $0 up|env|topic NAME [PARTITIONS]|outage mariadb|postgres [SECONDS]|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|env|topic NAME [PARTITIONS]|outage mariadb|postgres [SECONDS]|broker-restart [SECONDS]|down|status" >&2; exit 2 ;;
 esac

@@ -34,6 +34,13 @@ pub struct CaptureConfig {
     /// After a delete, also write a tombstone (null value) with the same key.
     #[serde(default = "yes")]
     pub tombstones_on_delete: bool,
+    /// PostgreSQL: fill an update's unchanged TOAST values (which pgoutput leaves out under the
+    /// default replica identity) by reading them back from the table by key, as Debezium's
+    /// `ReselectColumnsPostProcessor` does (default `true`). Without it the record carries
+    /// Debezium's placeholder, and a two-way sync can keep a value the other side overwrote,
+    /// or lose the update of a row the other side does not hold.
+    #[serde(default = "yes")]
+    pub reselect_unchanged_toast: bool,
     /// Debezium's `provide.transaction.metadata`: a `transaction` block in every change, and
     /// BEGIN/END records on `<prefix>.transaction`.
     #[serde(default)]

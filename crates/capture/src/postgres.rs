@@ -59,6 +59,38 @@ impl Catalog {
         Ok(Catalog { conn, types: HashMap::new(), config: config.clone(), database })
     }
 
+    /// The current text of `columns` (positions in `table.columns`) of the row whose key
+    /// columns have the texts `key`: `None` for each when the row is gone (its delete follows
+    /// in the stream) or a value is NULL.
+    async fn reselect(
+        &mut self,
+        table: &Table,
+        columns: &[usize],
+        key: &[String],
+    ) -> Result<Vec<Option<String>>, CaptureError> {
+        let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+        let select: Vec<String> = columns.iter().map(|&i| format!("{}::text", quote(&table.columns[i].name))).collect();
+        // Untyped literals take the key column's own type, so the primary key's index is used.
+        let filter: Vec<String> = table
+            .key
+            .iter()
+            .zip(key)
+            .map(|(&i, text)| format!("{} = '{}'", quote(&table.columns[i].name), text.replace('\'', "''")))
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM {}.{} WHERE {}",
+            select.join(", "),
+            quote(&table.namespace),
+            quote(&table.name),
+            filter.join(" AND ")
+        );
+        let rows = self.query(&sql, "reading back unchanged TOAST values").await?;
+        Ok(match rows.first() {
+            Some(row) => (0..columns.len()).map(|i| row.try_get(i).ok().flatten()).collect(),
+            None => vec![None; columns.len()],
+        })
+    }
+
     async fn query(&mut self, sql: &str, context: &str) -> Result<Vec<sqlx::postgres::PgRow>, CaptureError> {
         sqlx::query(AssertSqlSafe(sql.to_string()))
             .fetch_all(&mut self.conn)
@@ -413,6 +445,28 @@ pub(crate) async fn run(
     result.and(closed)
 }
 
+/// The positions of a new tuple's unchanged (TOAST) columns and the texts of its key, when it
+/// has unchanged columns and its whole key.
+fn unchanged_and_key(tuple: &TupleData, table: &Table) -> Option<(Vec<usize>, Vec<String>)> {
+    let unchanged: Vec<usize> =
+        tuple.columns.iter().enumerate().filter(|(_, d)| d.is_unchanged()).map(|(i, _)| i).collect();
+    if unchanged.is_empty() || table.key.is_empty() {
+        return None;
+    }
+    let key = table
+        .key
+        .iter()
+        .map(|&i| {
+            tuple
+                .columns
+                .get(i)
+                .filter(|d| !d.is_null() && !d.is_unchanged())
+                .map(|d| String::from_utf8_lossy(d.as_bytes()).into_owned())
+        })
+        .collect::<Option<Vec<String>>>()?;
+    Some((unchanged, key))
+}
+
 /// The transaction being read.
 struct Transaction {
     xid: u32,
@@ -607,8 +661,24 @@ impl Stream<'_> {
                 })
                 .collect()
         };
+        // Under the default replica identity an update leaves unchanged TOAST values out: read
+        // them back by key (see `reselect_unchanged_toast`).
+        let reselect = match &after {
+            Some(tuple) if op == 'u' && self.config.reselect_unchanged_toast => unchanged_and_key(tuple, &table),
+            _ => None,
+        };
         let before = before.map(decode).transpose()?;
-        let after = after.map(decode).transpose()?;
+        let mut after = after.map(decode).transpose()?;
+        if let (Some((columns, key)), Some(values)) = (reselect, after.as_mut()) {
+            for (index, text) in columns.iter().zip(catalog.reselect(&table, &columns, &key).await?) {
+                if let Some(text) = text {
+                    let column = &table.columns[*index];
+                    values[*index] = pg_values::value(&column.kind, &text).map_err(|e| {
+                        CaptureError::Source(format!("{}.{}.{}: {e}", table.namespace, table.name, column.name))
+                    })?;
+                }
+            }
+        }
         let source = self.source(Some(&table), lsn, self.commit_ms());
         let (mut records, transaction) = self.transaction_block(&table);
         let change = Change { op, before, after, source, transaction };

@@ -71,7 +71,10 @@ impl Pipeline {
     /// Loads the mapping, connects to the target database, and sets up decoding and writing for
     /// `direction` as the consumer does.
     pub async fn new(config: &Config, direction: Direction) -> Result<Pipeline, ConsumerError> {
-        let mapping = Mapping::load(&config.mapping)?;
+        let mut mapping = Mapping::load(&config.mapping)?;
+        for table in tombstone_streams(&mapping, direction, &config.kafka.topics) {
+            mapping.read_tombstones_of(table);
+        }
         let mut writer = Writer::connect(&config.target.url).await.map_err(ConsumerError::Target)?;
         writer.set_tombstone_retention(config.tombstone_retention_days);
         let hints = type_hints(&mapping, direction, &mut writer).await;
@@ -101,6 +104,31 @@ impl Pipeline {
     }
 }
 
+/// The source tables whose tombstone topic (`<prefix>.<namespace>.dualsync_tomb_<table>`) is
+/// among `topics`.
+fn tombstone_streams(mapping: &Mapping, direction: Direction, topics: &[String]) -> Vec<TableName> {
+    let streams: Vec<(Option<&str>, &str)> = topics
+        .iter()
+        .filter_map(|topic| {
+            let mut parts = topic.rsplit('.');
+            let table = parts.next()?;
+            table.starts_with(tombstone::TOMBSTONE_PREFIX).then(|| (parts.next(), table))
+        })
+        .collect();
+    mapping
+        .tables()
+        .iter()
+        .map(|pair| pair.source(direction))
+        .filter(|source| {
+            streams.iter().any(|(ns, tomb)| {
+                tombstone::is_tombstone_of(tomb, &source.name)
+                    && source.namespace.as_deref().is_none_or(|wanted| *ns == Some(wanted))
+            })
+        })
+        .cloned()
+        .collect()
+}
+
 /// The metrics label of a skip reason.
 fn skip_reason(reason: Skip) -> &'static str {
     match reason {
@@ -111,6 +139,7 @@ fn skip_reason(reason: Skip) -> &'static str {
         Skip::Metadata => "metadata",
         Skip::Filtered => "filtered",
         Skip::Echo => "loop",
+        Skip::DeleteWithoutTime => "delete_without_time",
     }
 }
 

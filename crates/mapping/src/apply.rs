@@ -44,6 +44,11 @@ pub enum Skip {
     /// The change is dualsync's own write coming back (its after-image carries the source side's
     /// dualsync flag value).
     Echo,
+    /// A delete without the deleted row's conflict value (a PostgreSQL delete under the default
+    /// replica identity, with a version column): its twin in the source's tombstone stream,
+    /// written by the delete trigger with the row's value, applies it instead (see
+    /// [`Mapping::read_tombstones_of`]).
+    DeleteWithoutTime,
 }
 
 /// The outcome of mapping one event.
@@ -156,8 +161,17 @@ impl Mapping {
                     return Ok(Mapped::Skip(Skip::Filtered));
                 }
                 let mut row = self.row(pair, direction, key, false, &source_name)?;
-                if let Some(stamp) = self.delete_stamp(pair, direction, event, &source_name)? {
-                    row.set(stamp.0, stamp.1);
+                match self.delete_stamp(pair, direction, event, &source_name)? {
+                    Some(stamp) => row.set(stamp.0, stamp.1),
+                    // Without its time a delete would be written unguarded, over a newer row;
+                    // the source's delete trigger carries it with its time in the tombstone
+                    // stream, which the consumer reads.
+                    None if pair.guard(direction).is_some()
+                        && self.reads_tombstones(event.source.namespace(), table) =>
+                    {
+                        return Ok(Mapped::Skip(Skip::DeleteWithoutTime));
+                    }
+                    None => {}
                 }
                 RowChangeKind::Delete(row)
             }

@@ -268,6 +268,8 @@ pub struct Mapping {
     pub(crate) legacy_zone: Tz,
     pub(crate) revamp_zone: Tz,
     tables: Vec<TablePair>,
+    /// Source tables whose tombstone stream (the delete trigger's rows) is read.
+    tombstone_streams: Vec<TableName>,
 }
 
 /// Why a mapping file was rejected. The message starts with `file:line:column` where known.
@@ -292,6 +294,17 @@ pub enum MappingError {
 }
 
 impl Mapping {
+    /// Says that the tombstone stream of source table `table` (its delete trigger's rows, see
+    /// [`crate::tombstone`]) is read with its changes: its deletes that lack the deleted row's
+    /// conflict value are then left to their twins in that stream, which carry it.
+    pub fn read_tombstones_of(&mut self, table: TableName) {
+        self.tombstone_streams.push(table);
+    }
+
+    pub(crate) fn reads_tombstones(&self, namespace: Option<&str>, table: &str) -> bool {
+        self.tombstone_streams.iter().any(|t| t.matches(namespace, table))
+    }
+
     /// Reads and validates a mapping file.
     pub fn load(path: &Path) -> Result<Mapping, MappingError> {
         let shown = path.display().to_string();
@@ -337,7 +350,7 @@ impl Mapping {
             .enumerate()
             .map(|(i, table)| validate_table(table).map_err(|m| format!("tables[{i}]: {m}")))
             .collect::<Result<_, _>>()?;
-        Ok(Mapping { legacy_zone, revamp_zone, tables })
+        Ok(Mapping { legacy_zone, revamp_zone, tables, tombstone_streams: Vec::new() })
     }
 
     /// The declared time zone of the side that writes in `direction` go to (UTC unless the

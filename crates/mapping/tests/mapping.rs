@@ -183,6 +183,28 @@ fn a_tombstone_row_is_a_delete_at_its_exact_time() {
     assert_eq!(plain.map_event(Direction::LegacyToRevamp, &recorded), Ok(Mapped::Skip(Skip::UnmappedTable)));
 }
 
+/// A PostgreSQL delete under the default replica identity carries the key alone; with a version
+/// column it has no time at all, and was written unguarded: over a newer version the other side
+/// had just written (found by the convergence harness). When the source's tombstone stream is
+/// read, that delete is left to its twin there, which carries the deleted row's version.
+#[test]
+fn a_delete_without_its_time_is_left_to_the_tombstone_stream() {
+    let versioned = STAMPED.replace("kind: timestamp, legacy: changed", "kind: version, legacy: changed");
+    let keyed = event(Op::Delete, "inventory", "products", Some(row(&[("id", Value::Int(5))])), None, None);
+    let mut mapping = Mapping::from_yaml(&versioned).unwrap();
+    // Without the stream the delete still goes (unguarded: nothing else would delete the row).
+    assert_eq!(deleted_row(mapping.map_event(Direction::LegacyToRevamp, &keyed)), row(&[("id", Value::Int(5))]));
+    mapping.read_tombstones_of(table("inventory", "products"));
+    assert_eq!(mapping.map_event(Direction::LegacyToRevamp, &keyed), Ok(Mapped::Skip(Skip::DeleteWithoutTime)));
+    // A delete with its version (a full before image) is applied, guarded by it.
+    let before = row(&[("id", Value::Int(5)), ("changed", Value::Int(7))]);
+    let full = event(Op::Delete, "inventory", "products", None, Some(before), None);
+    assert_eq!(
+        deleted_row(mapping.map_event(Direction::LegacyToRevamp, &full)),
+        row(&[("id", Value::Int(5)), ("modified_at", Value::Int(7))])
+    );
+}
+
 #[test]
 fn skips_what_is_not_a_mapped_row_change() {
     let mapping = Mapping::from_yaml(PRODUCTS).unwrap();
