@@ -223,3 +223,50 @@ async fn a_child_before_its_parent_waits_without_holding_anything_back() {
         rows(&[&["10", "1", "first, edited"], &["11", "2", "by an existing user"]])
     );
 }
+
+/// PostgreSQL logs a parent's delete before the deletes its `ON DELETE CASCADE` makes of the
+/// children, and they travel on different topics: on a MariaDB target whose foreign key
+/// restricts deletes, the parent's delete can arrive while the children are still there (error
+/// 1451, found by the convergence harness). Before the fix that was a data error and the delete
+/// was dead-lettered, so the parent stayed on one side for ever. Now the delete is parked like a
+/// child waiting for its parent, and applied once the children's deletes have landed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parent_delete_before_its_childrens_waits_for_them() {
+    let target = TestDb::new(Kind::MySql).await;
+    target
+        .exec(
+            "CREATE TABLE {ns}.users (id INTEGER PRIMARY KEY, name TEXT); \
+               CREATE TABLE {ns}.posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, title TEXT, \
+               FOREIGN KEY (user_id) REFERENCES {ns}.users (id)); \
+               INSERT INTO {ns}.users VALUES (1, 'parent'); INSERT INTO {ns}.posts VALUES (10, 1, 'child')",
+        )
+        .await;
+    let record = |table: &str, id: i64| -> Record {
+        let event = serde_json::json!({"op": "d", "before": {"id": id}, "source": {"db": "shop", "table": table}});
+        (Some(format!("{{\"id\":{id}}}").into_bytes()), Some(event.to_string().into_bytes()))
+    };
+    let (posts, users, dlq) = (unique("legacy.shop.posts"), unique("legacy.shop.users"), unique("dualsync.dlq"));
+    for topic in [&posts, &users, &dlq] {
+        create_topic(topic, 1).await;
+    }
+    produce(&users, &[record("users", 1)]).await;
+    let mapping = format!(
+        "version: 1\ntables:\n  - legacy: shop.users\n    revamp: {ns}.users\n  - legacy: shop.posts\n    revamp: {ns}.posts\n",
+        ns = target.namespace
+    );
+    let config = write_config(&temp_dir(), &users, &target, &mapping);
+    let text = std::fs::read_to_string(&config).expect("config");
+    let text = text.replace(&format!("topics: [{users}]"), &format!("topics: [{users}, {posts}]"));
+    std::fs::write(&config, format!("{text}dlq:\n  topic: {dlq}\n")).expect("config");
+    let children_later = {
+        let posts = posts.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            produce(&posts, &[record("posts", 10)]).await;
+        })
+    };
+    let stats = consume(&config, Direction::LegacyToRevamp, 2).await;
+    children_later.await.expect("children");
+    assert_eq!((stats.applied(), stats.dead_lettered()), (2, 0));
+    assert_eq!(target.rows("SELECT CAST(count(*) AS CHAR) FROM {ns}.users").await, rows(&[&["0"]]));
+}

@@ -163,10 +163,10 @@ impl Writer {
         let mut statements = match roll {
             0..12 => return self.new_person(),
             12..35 => self.pick(false).map(|id| vec![self.update_person(id)]),
-            35..39 => self.pick(false).map(|id| vec![self.delete(self.names.people, self.names.person_cols[0], id)]),
+            35..39 => self.pick(false).map(|id| self.delete_person(id)),
             39..49 => self.pick(false).map(|id| self.new_post(id)),
             49..64 => self.pick(true).map(|id| vec![self.update_post(id)]),
-            64..68 => self.pick(true).map(|id| vec![self.delete(self.names.posts, self.names.post_cols[0], id)]),
+            64..68 => self.pick(true).map(|id| self.delete_post(id)),
             68..82 => self.like(),
             82..86 => self.unlike(),
             86..94 => Some(vec![self.tag()]),
@@ -239,8 +239,33 @@ impl Writer {
         format!("UPDATE {} SET {} WHERE {} = {id}", n.people, set.join(", "), c[0])
     }
 
-    fn delete(&self, table: &str, key: &str, id: i64) -> String {
-        format!("DELETE FROM {table} WHERE {key} = {id}")
+    /// A person's delete: PostgreSQL's foreign keys cascade; on MariaDB, whose cascades no
+    /// capture sees, the application deletes the likes and posts itself, in the same transaction.
+    fn delete_person(&self, id: i64) -> Vec<String> {
+        let n = self.names;
+        let mut statements = Vec::new();
+        if !self.db.is_pg() {
+            let (like_person, like_post) = (n.like_cols[0], n.like_cols[1]);
+            let (post, post_person) = (n.post_cols[0], n.post_cols[1]);
+            statements.push(format!(
+                "DELETE FROM {} WHERE {like_person} = {id} OR {like_post} IN (SELECT {post} FROM {} WHERE {post_person} = {id})",
+                n.likes, n.posts
+            ));
+            statements.push(format!("DELETE FROM {} WHERE {post_person} = {id}", n.posts));
+        }
+        statements.push(format!("DELETE FROM {} WHERE {} = {id}", n.people, n.person_cols[0]));
+        statements
+    }
+
+    /// A post's delete, with its likes on MariaDB (see [`Writer::delete_person`]).
+    fn delete_post(&self, id: i64) -> Vec<String> {
+        let n = self.names;
+        let mut statements = Vec::new();
+        if !self.db.is_pg() {
+            statements.push(format!("DELETE FROM {} WHERE {} = {id}", n.likes, n.like_cols[1]));
+        }
+        statements.push(format!("DELETE FROM {} WHERE {} = {id}", n.posts, n.post_cols[0]));
+        statements
     }
 
     fn new_post(&mut self, person: i64) -> Vec<String> {

@@ -126,8 +126,9 @@ pub enum ErrorClass {
     /// serialization failure, too many connections, a server shutting down): the same batch
     /// passes when retried.
     Transient,
-    /// A referenced row is missing (a foreign key): its parent may still arrive, from another
-    /// topic or partition, so the change waits for it.
+    /// A foreign key refuses the change for now: the row it references is missing (its parent
+    /// may still arrive, from another topic or partition), or, for a delete, rows still
+    /// reference it (their deletes may still arrive); the change waits for them.
     WaitingForParent,
     /// The change's data is refused (a value its column cannot take, a constraint, a unique-key
     /// collision): retrying fails the same way, so the change goes to the dead-letter topic.
@@ -143,7 +144,9 @@ impl ErrorClass {
     pub fn next_step(self) -> &'static str {
         match self {
             ErrorClass::Transient => "retried with backoff until the target answers again",
-            ErrorClass::WaitingForParent => "held until the row it references arrives, then applied",
+            ErrorClass::WaitingForParent => {
+                "held until the row it references arrives (or, for a delete, the rows referencing it leave), then applied"
+            }
             ErrorClass::Data => {
                 "sent to the dead-letter topic (or, without one, the consumer stops); fix the data or the mapping, then replay it"
             }
@@ -203,8 +206,10 @@ fn classify_mysql(number: u16) -> ErrorClass {
         // 1040 too many connections, 1053 server shutting down, 1205 lock wait timeout, 1213 deadlock, 1927 connection
         // killed, 2006 server gone away, 2013 lost connection.
         1040 | 1053 | 1205 | 1213 | 1927 | 2006 | 2013 => ErrorClass::Transient,
-        // 1452 a child row's parent is missing (1216 in old servers).
-        1216 | 1452 => ErrorClass::WaitingForParent,
+        // 1452 a child row's parent is missing (1216 in old servers); 1451 a parent's delete is
+        // refused while children still reference it (1217 in old servers): their deletes travel
+        // on another topic and follow.
+        1216 | 1217 | 1451 | 1452 => ErrorClass::WaitingForParent,
         // 1044/1045 access denied, 1049 unknown database, 1054 unknown column, 1142/1143 table /
         // column access denied, 1146 no such table, 1227 privilege needed, 1370 routine access.
         1044 | 1045 | 1049 | 1054 | 1142 | 1143 | 1146 | 1227 | 1370 => ErrorClass::Setup,
