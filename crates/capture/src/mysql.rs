@@ -297,6 +297,9 @@ pub(crate) async fn run(
         .map_err(|e| CaptureError::source(&format!("starting the binlog at {}:{}", position.file, position.pos), e))?;
     tracing::info!(file = position.file, pos = position.pos, "streaming the binlog");
     let mut tx = Transaction::default();
+    // Whether the stream's first format description has arrived: the artificial rotates after
+    // it are the dump thread moving on to the next file.
+    let mut described = false;
     let result = loop {
         let event = tokio::select! {
             changed = stop.changed() => if changed.is_err() || *stop.borrow() { break Ok(()) } else { continue },
@@ -333,11 +336,16 @@ pub(crate) async fn run(
         match data {
             // The artificial rotate the server sends first (log_pos 0) repeats the requested
             // position, and arrives before the format description, so its name would be read
-            // with the checksum bytes in it: only a real rotate moves the position.
-            EventData::RotateEvent(rotate) if header.log_pos() != 0 => {
+            // with the checksum bytes in it. A file that ends without a rotate event (the server
+            // was restarted: it ends with a stop event) is followed by another artificial rotate,
+            // after the format description: that one moves the position to the next file.
+            // Before the fix it was ignored, and the new file's positions were stored under the
+            // old file's name, where a restart then read from the middle of an event.
+            EventData::RotateEvent(rotate) if header.log_pos() != 0 || described => {
                 position.file = rotate.name().into_owned();
                 position.pos = rotate.position();
             }
+            EventData::FormatDescriptionEvent(_) => described = true,
             EventData::QueryEvent(query) => {
                 let sql = query.query();
                 let statement = sql.trim_start().to_ascii_uppercase();

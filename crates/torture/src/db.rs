@@ -62,25 +62,21 @@ impl Db {
     /// Runs `statements` in one transaction and returns the rows of the last one.
     pub async fn transaction(&self, statements: &[String]) -> Result<Rows, sqlx::Error> {
         let Some((last, first)) = statements.split_last() else { return Ok(Vec::new()) };
+        // The same steps on either pool (their transaction types differ).
+        macro_rules! run {
+            ($pool:expr) => {{
+                let mut tx = $pool.begin().await?;
+                for statement in first {
+                    tx.execute(AssertSqlSafe(statement.clone())).await?;
+                }
+                let rows = sqlx::query(AssertSqlSafe(last.clone())).fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                rows.iter().map(|r| (0..r.len()).map(|i| r.try_get(i)).collect()).collect()
+            }};
+        }
         match self {
-            Db::Pg(pool) => {
-                let mut tx = pool.begin().await?;
-                for statement in first {
-                    tx.execute(AssertSqlSafe(statement.clone())).await?;
-                }
-                let rows = sqlx::query(AssertSqlSafe(last.clone())).fetch_all(&mut *tx).await?;
-                tx.commit().await?;
-                rows.iter().map(|r| (0..r.len()).map(|i| r.try_get(i)).collect()).collect()
-            }
-            Db::My(pool) => {
-                let mut tx = pool.begin().await?;
-                for statement in first {
-                    tx.execute(AssertSqlSafe(statement.clone())).await?;
-                }
-                let rows = sqlx::query(AssertSqlSafe(last.clone())).fetch_all(&mut *tx).await?;
-                tx.commit().await?;
-                rows.iter().map(|r| (0..r.len()).map(|i| r.try_get(i)).collect()).collect()
-            }
+            Db::Pg(pool) => run!(pool),
+            Db::My(pool) => run!(pool),
         }
     }
 
