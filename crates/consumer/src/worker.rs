@@ -636,12 +636,16 @@ impl Worker {
     async fn retry_parked_round(&mut self) -> Result<(), ConsumerError> {
         let wait = Duration::from_secs(self.config.retry.foreign_key_seconds);
         let (mut applied, mut dead): (Vec<usize>, Vec<(usize, String)>) = (Vec::new(), Vec::new());
+        let mut orphans: Vec<usize> = Vec::new();
         for i in 0..self.parking.len() {
             if self.parking.behind(i, &applied) {
                 continue;
             }
             let (change, since) = (self.parking.changes()[i].change.clone(), self.parking.changes()[i].since);
-            match self.writer.apply(&[change], &[]).await {
+            // A parked delete waits for the rows that still reference its row: those the source
+            // deleted too arrive by themselves, but a child written here while the other side
+            // deleted the parent never does. The delete, once it wins, takes them with it.
+            match self.writer.apply_cascading(&change, &[]).await {
                 Ok(decisions) => {
                     record_decisions(self.direction.name(), &decisions);
                     applied.push(i);
@@ -651,6 +655,17 @@ impl Worker {
                     ParkedStep::DeadLetter if self.dead_letters.is_none() => {
                         let event = position(&self.parking.changes()[i].message);
                         return Err(ConsumerError::Refused { event, error: e.to_string() });
+                    }
+                    // Its parent was deleted here: the other side's copy of it went with the
+                    // parent's delete there, so nothing is lost by leaving it out.
+                    ParkedStep::DeadLetter
+                        if e.class() == ErrorClass::WaitingForParent
+                            && self.writer.parent_deleted(&self.parking.changes()[i].change).await.unwrap_or(false) =>
+                    {
+                        let table = self.parking.changes()[i].change.table.to_string();
+                        warn!(event = %position(&self.parking.changes()[i].message), table, "left out: the row it references was deleted");
+                        metrics::counter!("dualsync_events_skipped_total", "direction" => self.direction.name(), "table" => table, "op" => "u", "reason" => "parent_deleted").increment(1);
+                        orphans.push(i);
                     }
                     ParkedStep::DeadLetter if e.class() == ErrorClass::WaitingForParent => {
                         dead.push((i, format!("{e} (waited for the referenced row for {} s)", wait.as_secs())));
@@ -663,7 +678,7 @@ impl Worker {
                 },
             }
         }
-        if applied.is_empty() && dead.is_empty() {
+        if applied.is_empty() && dead.is_empty() && orphans.is_empty() {
             return Ok(());
         }
         let partitions: Vec<Partition> = self.parking.floor().into_keys().collect();
@@ -680,12 +695,14 @@ impl Worker {
             })
             .collect();
         self.send_dead_letters(&failures, &letters).await?;
-        let mut gone: Vec<usize> = applied.iter().copied().chain(dead.iter().map(|(i, _)| *i)).collect();
+        let mut gone: Vec<usize> =
+            applied.iter().copied().chain(dead.iter().map(|(i, _)| *i)).chain(orphans.iter().copied()).collect();
         gone.sort_unstable();
         self.parking.remove(&gone);
         info!(
             applied = applied.len(),
             dead_lettered = dead.len(),
+            left_out = orphans.len(),
             waiting = self.parking.len(),
             "changes that waited for their parent"
         );
@@ -694,6 +711,7 @@ impl Worker {
         self.release(partitions);
         self.stats.applied.fetch_add(applied.len() as u64, Ordering::Relaxed);
         self.stats.dead_lettered.fetch_add(dead.len() as u64, Ordering::Relaxed);
+        self.stats.skipped.fetch_add(orphans.len() as u64, Ordering::Relaxed);
         self.stats.done.fetch_add(gone.len() as u64, Ordering::Relaxed);
         Ok(())
     }

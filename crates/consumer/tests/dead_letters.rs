@@ -270,3 +270,103 @@ async fn a_parent_delete_before_its_childrens_waits_for_them() {
     assert_eq!((stats.applied(), stats.dead_lettered()), (2, 0));
     assert_eq!(target.rows("SELECT CAST(count(*) AS CHAR) FROM {ns}.users").await, rows(&[&["0"]]));
 }
+
+/// A child written on the target while the other side deleted its parent never gets a delete
+/// of its own, so on a target whose foreign key restricts deletes the parent's delete, which
+/// won, waited for ever and then went to the dead-letter topic, and the parent stayed on this
+/// side only (found by the convergence harness). Now a parked delete takes the rows that still
+/// reference its row with it, as ON DELETE CASCADE would, in its own transaction; a delete that
+/// loses to a newer version of the row deletes nothing, its children included.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_winning_parent_delete_takes_the_children_written_here_with_it() {
+    let target = TestDb::new(Kind::MySql).await;
+    target
+        .exec("CREATE TABLE {ns}.users (id INTEGER PRIMARY KEY, version INTEGER NOT NULL); \
+               CREATE TABLE {ns}.posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, \
+               FOREIGN KEY (user_id) REFERENCES {ns}.users (id)); \
+               CREATE TABLE {ns}.likes (post_id INTEGER NOT NULL PRIMARY KEY, FOREIGN KEY (post_id) REFERENCES {ns}.posts (id)); \
+               INSERT INTO {ns}.users VALUES (1, 1), (2, 5); INSERT INTO {ns}.posts VALUES (10, 1), (20, 2); \
+               INSERT INTO {ns}.likes VALUES (10), (20)")
+        .await;
+    let delete = |id: i64, version: i64| -> Record {
+        let before = serde_json::json!({"id": id, "version": version});
+        let event = serde_json::json!({"op": "d", "before": before, "source": {"db": "shop", "table": "users"}});
+        (Some(format!("{{\"id\":{id}}}").into_bytes()), Some(event.to_string().into_bytes()))
+    };
+    let (users, dlq) = (unique("legacy.shop.users"), unique("dualsync.dlq"));
+    for topic in [&users, &dlq] {
+        create_topic(topic, 1).await;
+    }
+    produce(&users, &[delete(1, 1), delete(2, 1)]).await;
+    let mapping = format!(
+        "version: 1\ntables:\n  - legacy: shop.users\n    revamp: {ns}.users\n    sync:\n      \
+         conflict: {{kind: version, legacy: version, revamp: version, tie: legacy}}\n",
+        ns = target.namespace
+    );
+    let config = write_config(&temp_dir(), &users, &target, &mapping);
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, format!("{text}dlq:\n  topic: {dlq}\n")).expect("config");
+    let stats = consume(&config, Direction::LegacyToRevamp, 2).await;
+    assert_eq!(stats.dead_lettered(), 0);
+    assert_eq!(target.rows("SELECT CAST(id AS CHAR) FROM {ns}.users ORDER BY id").await, rows(&[&["2"]]));
+    assert_eq!(target.rows("SELECT CAST(id AS CHAR) FROM {ns}.posts ORDER BY id").await, rows(&[&["20"]]));
+    assert_eq!(target.rows("SELECT CAST(post_id AS CHAR) FROM {ns}.likes").await, rows(&[&["20"]]));
+}
+
+/// The mirror of the case above, on the side where the parent was deleted: the child written on
+/// the other side arrives after its parent's delete and waits for a parent that will not come.
+/// Before the fix it was dead-lettered after `retry.foreign_key_seconds` (valid data in the
+/// dead-letter topic, and an operator with nothing to fix). Now, when the parent's delete is
+/// remembered (its tombstone), the child is left out, as the parent's delete took the other
+/// side's copy with it; a child whose parent was never there is still dead-lettered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_child_whose_parent_was_deleted_is_left_out_not_dead_lettered() {
+    let target = TestDb::new(Kind::Postgres).await;
+    target
+        .exec(
+            "CREATE TABLE {ns}.users (id INTEGER PRIMARY KEY, version INTEGER NOT NULL); \
+               CREATE TABLE {ns}.posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES {ns}.users (id))",
+        )
+        .await;
+    let record = |table: &str, op: &str, row: serde_json::Value| -> Record {
+        let id = row["id"].clone();
+        let image = if op == "d" { "before" } else { "after" };
+        let event = serde_json::json!({"op": op, image: row, "source": {"db": "shop", "table": table}});
+        (Some(format!("{{\"id\":{id}}}").into_bytes()), Some(event.to_string().into_bytes()))
+    };
+    let (users, posts, dlq) = (unique("legacy.shop.users"), unique("legacy.shop.posts"), unique("dualsync.dlq"));
+    for topic in [&users, &posts, &dlq] {
+        create_topic(topic, 1).await;
+    }
+    produce(
+        &users,
+        &[
+            record("users", "c", serde_json::json!({"id": 1, "version": 1})),
+            record("users", "d", serde_json::json!({"id": 1, "version": 1})),
+        ],
+    )
+    .await;
+    let mapping = format!(
+        "version: 1\ntables:\n  - legacy: shop.users\n    revamp: {ns}.users\n    sync:\n      \
+         conflict: {{kind: version, legacy: version, revamp: version, tie: legacy}}\n  \
+         - legacy: shop.posts\n    revamp: {ns}.posts\n",
+        ns = target.namespace
+    );
+    let config = write_config(&temp_dir(), &users, &target, &mapping);
+    let text = std::fs::read_to_string(&config).expect("config");
+    let text = text.replace(&format!("topics: [{users}]"), &format!("topics: [{users}, {posts}]"));
+    std::fs::write(&config, format!("{text}dlq:\n  topic: {dlq}\nretry:\n  foreign_key_seconds: 3\n")).expect("config");
+    let children_later = {
+        let posts = posts.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            let orphan = record("posts", "c", serde_json::json!({"id": 10, "user_id": 1}));
+            let stray = record("posts", "c", serde_json::json!({"id": 20, "user_id": 2}));
+            produce(&posts, &[orphan, stray]).await;
+        })
+    };
+    let stats = consume(&config, Direction::LegacyToRevamp, 4).await;
+    children_later.await.expect("children");
+    assert_eq!((stats.applied(), stats.skipped(), stats.dead_lettered()), (2, 1, 1));
+    assert_eq!(target.rows("SELECT count(*)::text FROM {ns}.posts").await, rows(&[&["0"]]));
+}

@@ -125,6 +125,12 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let quiet_started = Instant::now();
     let outcome = quiet(&world, &legacy, &revamp, Duration::from_secs(args.quiet_timeout)).await?;
     let quiet_after = quiet_started.elapsed();
+    // What the consumers still hold (uncommitted or parked): it would be applied, or
+    // dead-lettered, later.
+    let mut left = 0;
+    for legacy in [true, false] {
+        left += backlog(&world, legacy).await.unwrap_or(i64::MAX / 4);
+    }
 
     tending.abort();
     let mut supervisor = supervisor.lock().await;
@@ -140,8 +146,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let report =
         Report { seed, args: &args, world: &world, tallies: &tallies, latencies, injected, supervisor: &supervisor };
     report.print(&outcome, quiet_after);
+    println!("  events the consumers still hold (not committed, or parked): {left}");
     let dead = [true, false].iter().map(|l| observe::end_offset(&world.brokers, &world.dlq(*l))).sum::<i64>();
-    Ok(outcome.mismatches.is_empty() && dead == 0)
+    Ok(outcome.mismatches.is_empty() && dead == 0 && left == 0)
 }
 
 /// Restarts what exited, twice a second.

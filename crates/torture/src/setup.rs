@@ -142,13 +142,18 @@ fn capture_config(world: &World, legacy: bool) -> String {
     )
 }
 
+/// How long a child waits for its parent in the harness (the default is 600 s): a child whose
+/// parent the other side deleted meanwhile is left out after this, and the harness waits for
+/// quiet (nothing parked) before it compares.
+const FOREIGN_KEY_SECONDS: u64 = 30;
+
 fn consumer_config(world: &World, legacy: bool) -> String {
     let target = if legacy { &world.urls.1 } else { &world.urls.0 };
     let topics = world.topics(legacy).join(", ");
     format!(
         "kafka:\n  brokers: {brokers}\n  group: {group}\n  instance_id: {group}\n  topics: [{topics}]\n\
          target:\n  url: {target}\nmapping: mapping.yaml\nbatch:\n  max_events: 200\n  linger_ms: 50\n\
-         dlq:\n  topic: {dlq}\nhttp:\n  listen: {http}\n",
+         dlq:\n  topic: {dlq}\nhttp:\n  listen: {http}\nretry:\n  foreign_key_seconds: {FOREIGN_KEY_SECONDS}\n",
         brokers = world.brokers,
         group = world.group(legacy),
         dlq = world.dlq(legacy),

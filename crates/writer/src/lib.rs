@@ -9,6 +9,7 @@
 //!
 //! [`RowChange`]: dualsync_mapping::RowChange
 
+mod cascade;
 mod catalog;
 mod checkpoint;
 mod collapse;

@@ -351,7 +351,12 @@ fn check_upsert<'r>(schema: &TableSchema, row: &'r Row) -> Result<Vec<&'r str>, 
     Ok(row.iter().filter(|(_, v)| **v != Value::Unavailable).map(|(c, _)| c).collect())
 }
 
-fn encode<'a>(dialect: Dialect, table: &str, column: &str, value: &'a Value) -> Result<Bound<'a>, WriteError> {
+pub(crate) fn encode<'a>(
+    dialect: Dialect,
+    table: &str,
+    column: &str,
+    value: &'a Value,
+) -> Result<Bound<'a>, WriteError> {
     bind(value, dialect).map_err(|reason| WriteError::Unwritable {
         table: table.to_string(),
         column: column.to_string(),

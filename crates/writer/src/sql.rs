@@ -34,7 +34,7 @@ impl Dialect {
 
     /// Placeholder number `n` (1-based) for `column`. PostgreSQL casts each parameter to the
     /// column's type, so one Rust type per value kind binds into any compatible column.
-    fn placeholder(self, n: usize, schema: &TableSchema, column: &str) -> String {
+    pub(crate) fn placeholder(self, n: usize, schema: &TableSchema, column: &str) -> String {
         match self {
             Dialect::Postgres => match schema.column(column) {
                 Some(c) => format!("${n}::{}", c.cast_type),

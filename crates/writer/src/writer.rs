@@ -54,6 +54,16 @@ pub struct Writer {
     tombstone_retention_days: u64,
     /// Tables whose last copy of new rows was refused (see [`WriteError::refuses_copy`]).
     copy_backoff: HashMap<TableName, CopyBackoff>,
+    /// While [`Writer::apply_cascading`] runs: the statements that delete the rows referencing
+    /// the deleted row, and the row's columns their placeholders take.
+    cascade: Option<Cascade>,
+}
+
+/// See [`Writer::cascade`].
+#[derive(Debug)]
+struct Cascade {
+    statements: Vec<String>,
+    columns: Vec<String>,
 }
 
 /// Most batches the copies into a table pause after a refused copy (see [`Writer::apply`]).
@@ -126,6 +136,7 @@ impl Writer {
             tombstones: HashMap::new(),
             tombstone_retention_days: 7,
             copy_backoff: HashMap::new(),
+            cascade: None,
         };
         writer.ensure_checkpoint_table().await?;
         Ok(writer)
@@ -430,6 +441,23 @@ impl Writer {
                 key: &[],
             })
             .collect();
+        if let (Some(cascade), [change]) = (&self.cascade, &changes[..])
+            && let RowChangeKind::Delete(row) = &change.kind
+        {
+            let table = change.table.to_string();
+            let values = cascade
+                .columns
+                .iter()
+                .map(|c| crate::plan::encode(dialect, &table, c, row.get(c).unwrap_or(&Value::Null)))
+                .collect::<Result<Vec<_>, _>>()?;
+            statements.extend(cascade.statements.iter().map(|sql| Statement {
+                sql: sql.clone(),
+                values: values.clone(),
+                copy: None,
+                context: format!("deleting the rows that reference the deleted row of {table}"),
+                key: &[],
+            }));
+        }
         statements.extend(plan(dialect, &changes, &schemas, &self.policies, &fresh)?);
         // Explicit ids written into a table whose key a sequence generates: move the sequence past
         // them, so the next local insert does not collide.
@@ -464,6 +492,68 @@ impl Writer {
             }
         }
         Ok(decisions)
+    }
+
+    /// Applies one delete that a foreign key refused because other rows still reference its row
+    /// ([`ErrorClass::WaitingForParent`] on a delete): those rows, and the rows referencing them,
+    /// are deleted first, in the same transaction, as `ON DELETE CASCADE` would, but only when
+    /// the delete wins its conflict guard (the row is locked, and the guard is part of what
+    /// selects the rows to delete). Any other change is applied as [`Writer::apply`] does.
+    pub async fn apply_cascading(
+        &mut self,
+        change: &RowChange,
+        checkpoints: &[Checkpoint],
+    ) -> Result<HashMap<TableName, Decisions>, WriteError> {
+        let RowChangeKind::Delete(row) = &change.kind else {
+            return self.apply(std::slice::from_ref(change), checkpoints).await;
+        };
+        let schema = self.schema(&change.table).await?;
+        let dialect = self.dialect();
+        let mut columns = schema.key.clone();
+        // A delete wins ties.
+        let guard = (self.policies.get(&change.table).and_then(|p| p.guard.clone()))
+            .filter(|g| row.get(&g.column).is_some_and(|v| !v.is_null()))
+            .map(|g| dualsync_conflict::Guard { incoming_wins_ties: true, ..g });
+        if let Some(guard) = &guard {
+            columns.push(guard.column.clone());
+        }
+        let conditions: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let placeholder = dialect.placeholder(i + 1, &schema, c);
+                if i < schema.key.len() {
+                    format!("{} = {placeholder}", dialect.quote(c))
+                } else {
+                    guard.as_ref().expect("the guard's column").condition(&dialect.quote(c), &placeholder)
+                }
+            })
+            .collect();
+        let statements = crate::cascade::statements(&self.pool, &schema, &conditions.join(" AND ")).await?;
+        self.cascade = Some(Cascade { statements, columns });
+        let result = self.apply(std::slice::from_ref(change), checkpoints).await;
+        self.cascade = None;
+        result
+    }
+
+    /// Whether `change` (an upsert a foreign key refused) references a parent row that is gone
+    /// and whose delete this database's tombstones remember: then the child can never be
+    /// written, and the other side's copy of it went with the parent's delete there (by that
+    /// side's cascade, or by [`Writer::apply_cascading`]). Key values that are not integers,
+    /// decimals, text or UUIDs are not looked up (the answer is then `false`).
+    pub async fn parent_deleted(&self, change: &RowChange) -> Result<bool, WriteError> {
+        let RowChangeKind::Upsert(row) = &change.kind else { return Ok(false) };
+        let text = |column: &str| -> Option<String> {
+            match row.get(column)? {
+                Value::Int(i) => Some(i.to_string()),
+                Value::UInt(u) => Some(u.to_string()),
+                Value::Decimal(d) => Some(d.to_string()),
+                Value::Text(t) | Value::Enum(t) => Some(t.clone()),
+                Value::Uuid(u) => Some(u.to_string()),
+                _ => None,
+            }
+        };
+        crate::cascade::parent_deleted(&self.pool, &change.table, &text).await
     }
 
     /// Creates the tombstone table of `schema`'s table, if its policy keeps one, once,

@@ -1,0 +1,237 @@
+//! Deleting a row that other rows still reference, as `ON DELETE CASCADE` would: the rows that
+//! reference it (and the rows that reference those, and so on) go first, in the delete's own
+//! transaction, and only when the delete wins its conflict guard.
+//!
+//! This is how a two-way sync keeps a parent's delete from waiting for ever on a target whose
+//! foreign keys restrict deletes: a child written on the target while the other side deleted its
+//! parent never gets a delete of its own (the other side never had it), and the parent's delete,
+//! which won, would otherwise stay refused. Its mirror is [`parent_deleted`]: the child that
+//! waits on the other side for the parent deleted there.
+
+use dualsync_mapping::TableName;
+use sqlx::Row as _;
+
+use crate::schema::TableSchema;
+use crate::writer::Pool;
+use crate::{Dialect, WriteError};
+
+/// A foreign key of `child` that references another table, `parent`: its columns and, in the
+/// same order, the referenced columns.
+#[derive(Debug, Clone, PartialEq)]
+struct Reference {
+    child: TableName,
+    columns: Vec<String>,
+    parent: TableName,
+    referenced: Vec<String>,
+}
+
+/// How deep a chain of references is followed.
+const MAX_DEPTH: usize = 8;
+
+/// The statements that delete, deepest first, every row that references the row of `root`
+/// selected by `filter` (a condition on `root`'s own columns with placeholders from 1), then
+/// nothing else: the caller's delete of the row follows. The first statement locks the row, so
+/// the guard in `filter` holds until the transaction ends.
+pub(crate) async fn statements(pool: &Pool, root: &TableSchema, filter: &str) -> Result<Vec<String>, WriteError> {
+    let dialect = dialect_of(pool);
+    // A level of the walk: a table, the tables on the way to it, and the condition that
+    // selects its rows to delete.
+    struct Level {
+        table: TableName,
+        path: Vec<TableName>,
+        condition: String,
+    }
+    let select = |level: &Level, columns: &[String]| {
+        let columns: Vec<String> = columns.iter().map(|c| dialect.quote(c)).collect();
+        format!("SELECT {} FROM {} WHERE {}", columns.join(", "), dialect.table(&level.table), level.condition)
+    };
+    let root_level = Level { table: root.name.clone(), path: vec![root.name.clone()], condition: filter.to_string() };
+    let mut out = vec![format!("{} FOR UPDATE", select(&root_level, &root.key))];
+    let mut deletes = Vec::new();
+    let mut frontier = vec![root_level];
+    for _ in 0..MAX_DEPTH {
+        let mut next = Vec::new();
+        for level in &frontier {
+            for reference in referencing(pool, &level.table).await? {
+                if level.path.contains(&reference.child) {
+                    continue;
+                }
+                let own: Vec<String> = reference.columns.iter().map(|c| dialect.quote(c)).collect();
+                let condition = format!("({}) IN ({})", own.join(", "), select(level, &reference.referenced));
+                deletes.push(format!("DELETE FROM {} WHERE {condition}", dialect.table(&reference.child)));
+                let mut path = level.path.clone();
+                path.push(reference.child.clone());
+                next.push(Level { table: reference.child, path, condition });
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    out.extend(deletes.into_iter().rev());
+    Ok(out)
+}
+
+/// Whether a row of `child` (its column values by name, as text) references, through one of
+/// its foreign keys, a row that is not there and whose delete the parent table's tombstones
+/// remember: the parent was deleted, so the child can never be written (the other side's own
+/// copy of it went with the parent's delete there).
+pub(crate) async fn parent_deleted(
+    pool: &Pool,
+    child: &TableName,
+    values: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<bool, WriteError> {
+    let dialect = dialect_of(pool);
+    for reference in references(pool, child).await? {
+        let Some(key) = reference.columns.iter().map(|c| values(c)).collect::<Option<Vec<String>>>() else {
+            continue;
+        };
+        // Compared as text: the parent's column types are not at hand, and this runs once per
+        // parked child that waited its whole time.
+        let matches = |columns: &[String]| -> String {
+            let parts: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| match dialect {
+                    Dialect::Postgres => format!("{}::text = ${}", dialect.quote(c), i + 1),
+                    Dialect::MySql => format!("{} = ?", dialect.quote(c)),
+                })
+                .collect();
+            parts.join(" AND ")
+        };
+        let parent = &reference.parent;
+        let tomb = TableName {
+            namespace: parent.namespace.clone(),
+            name: dualsync_mapping::tombstone::table_name(&parent.name),
+        };
+        let present = format!(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM {} WHERE {}) THEN 1 ELSE 0 END",
+            dialect.table(parent),
+            matches(&reference.referenced)
+        );
+        if flag(pool, &present, &key).await? {
+            continue;
+        }
+        let remembered = format!(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM {} WHERE {}) THEN 1 ELSE 0 END",
+            dialect.table(&tomb),
+            matches(&reference.referenced)
+        );
+        // No tombstone table (the parent has no conflict rule): nothing remembers the delete.
+        if flag(pool, &remembered, &key).await.unwrap_or(false) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn dialect_of(pool: &Pool) -> Dialect {
+    match pool {
+        Pool::Postgres(_) => Dialect::Postgres,
+        Pool::MySql(_) => Dialect::MySql,
+    }
+}
+
+async fn flag(pool: &Pool, sql: &str, values: &[String]) -> Result<bool, WriteError> {
+    let context = || WriteError::database("looking for a deleted parent row");
+    let value: i32 = match pool {
+        Pool::Postgres(pool) => {
+            let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()));
+            for value in values {
+                query = query.bind(value);
+            }
+            query.fetch_one(pool).await.map_err(context())?
+        }
+        Pool::MySql(pool) => {
+            let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()));
+            for value in values {
+                query = query.bind(value);
+            }
+            query.fetch_one(pool).await.map_err(context())? as i32
+        }
+    };
+    Ok(value == 1)
+}
+
+/// The foreign keys of `child` that reference other tables.
+async fn references(pool: &Pool, child: &TableName) -> Result<Vec<Reference>, WriteError> {
+    foreign_keys(pool, child, false).await
+}
+
+/// The foreign keys of other tables that reference `parent`.
+async fn referencing(pool: &Pool, parent: &TableName) -> Result<Vec<Reference>, WriteError> {
+    foreign_keys(pool, parent, true).await
+}
+
+/// The foreign keys between `table` and other tables: those that reference it (`to_it`), or its
+/// own.
+async fn foreign_keys(pool: &Pool, table: &TableName, to_it: bool) -> Result<Vec<Reference>, WriteError> {
+    let context = || WriteError::database(format!("reading the foreign keys of {table}"));
+    match pool {
+        Pool::Postgres(pool) => {
+            let columns = |keys: &str, rel: &str| {
+                format!(
+                    "ARRAY(SELECT a.attname::text FROM unnest(k.{keys}) WITH ORDINALITY AS u(attnum, i) \
+                     JOIN pg_attribute a ON a.attrelid = k.{rel} AND a.attnum = u.attnum ORDER BY u.i)"
+                )
+            };
+            let side = if to_it { "k.confrelid" } else { "k.conrelid" };
+            let sql = format!(
+                "SELECT cn.nspname::text, c.relname::text, {}, pn.nspname::text, p.relname::text, {} FROM pg_constraint k \
+                 JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace \
+                 JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+                 WHERE k.contype = 'f' AND {side} = to_regclass($1) AND k.conrelid <> k.confrelid \
+                 ORDER BY 1, 2, k.conname",
+                columns("conkey", "conrelid"),
+                columns("confkey", "confrelid")
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(Dialect::Postgres.table(table))
+                .fetch_all(pool)
+                .await
+                .map_err(context())?;
+            Ok(rows
+                .iter()
+                .map(|r| Reference {
+                    child: TableName { namespace: Some(r.get(0)), name: r.get(1) },
+                    columns: r.get(2),
+                    parent: TableName { namespace: Some(r.get(3)), name: r.get(4) },
+                    referenced: r.get(5),
+                })
+                .collect())
+        }
+        Pool::MySql(pool) => {
+            let side = if to_it { "REFERENCED_TABLE_SCHEMA" } else { "TABLE_SCHEMA" };
+            let name = if to_it { "REFERENCED_TABLE_NAME" } else { "TABLE_NAME" };
+            let sql = format!(
+                "SELECT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_COLUMN_NAME, \
+                        REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME \
+                 FROM information_schema.KEY_COLUMN_USAGE \
+                 WHERE {side} = COALESCE(?, DATABASE()) AND {name} = ? AND REFERENCED_TABLE_NAME IS NOT NULL \
+                   AND NOT (TABLE_SCHEMA = REFERENCED_TABLE_SCHEMA AND TABLE_NAME = REFERENCED_TABLE_NAME) \
+                 ORDER BY TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(table.namespace.as_deref())
+                .bind(&table.name)
+                .fetch_all(pool)
+                .await
+                .map_err(context())?;
+            let mut out: Vec<(String, Reference)> = Vec::new();
+            for row in &rows {
+                let (schema, table, constraint): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+                let id = format!("{schema}.{table}.{constraint}");
+                if out.last().is_none_or(|(last, _)| *last != id) {
+                    let child = TableName { namespace: Some(schema), name: table };
+                    let parent = TableName { namespace: Some(row.get(5)), name: row.get(6) };
+                    out.push((id, Reference { child, columns: Vec::new(), parent, referenced: Vec::new() }));
+                }
+                let (_, reference) = out.last_mut().expect("pushed");
+                reference.columns.push(row.get(3));
+                reference.referenced.push(row.get(4));
+            }
+            Ok(out.into_iter().map(|(_, r)| r).collect())
+        }
+    }
+}
