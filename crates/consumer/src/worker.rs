@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use dualsync_dlq::{DeadLetter, DeadLetters, Stage};
 use dualsync_envelope::{Decoder, TypeHints};
-use dualsync_mapping::{Direction, Mapped, Mapping, RowChange, Skip, TableName, tombstone};
+use dualsync_mapping::{Direction, Mapped, Mapping, RowChange, RowChangeKind, Skip, TableName, tombstone};
 use dualsync_writer::{Checkpoint, Decisions, ErrorClass, TablePolicy, WriteError, Writer, debezium_type};
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
@@ -662,6 +662,18 @@ impl Worker {
                         if e.class() == ErrorClass::WaitingForParent
                             && self.writer.parent_deleted(&self.parking.changes()[i].change).await.unwrap_or(false) =>
                     {
+                        // Remembered as deleted with its parent (a tombstone at its own time):
+                        // a later, older change does not bring it back, and the rows that
+                        // reference it are left out in their turn.
+                        let change = &self.parking.changes()[i].change;
+                        if let RowChangeKind::Upsert(row) = &change.kind {
+                            let deleted =
+                                RowChange { table: change.table.clone(), kind: RowChangeKind::Delete(row.clone()) };
+                            if let Err(e) = self.writer.apply(&[deleted], &[]).await {
+                                warn!(error = %e, "retrying the changes that wait for their parent later");
+                                break;
+                            }
+                        }
                         let table = self.parking.changes()[i].change.table.to_string();
                         warn!(event = %position(&self.parking.changes()[i].message), table, "left out: the row it references was deleted");
                         metrics::counter!("dualsync_events_skipped_total", "direction" => self.direction.name(), "table" => table, "op" => "u", "reason" => "parent_deleted").increment(1);

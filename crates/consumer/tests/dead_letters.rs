@@ -325,7 +325,9 @@ async fn a_child_whose_parent_was_deleted_is_left_out_not_dead_lettered() {
     target
         .exec(
             "CREATE TABLE {ns}.users (id INTEGER PRIMARY KEY, version INTEGER NOT NULL); \
-               CREATE TABLE {ns}.posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES {ns}.users (id))",
+               CREATE TABLE {ns}.posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES {ns}.users (id), \
+               version INTEGER NOT NULL DEFAULT 1); \
+               CREATE TABLE {ns}.likes (id INTEGER PRIMARY KEY, post_id INTEGER NOT NULL REFERENCES {ns}.posts (id))",
         )
         .await;
     let record = |table: &str, op: &str, row: serde_json::Value| -> Record {
@@ -335,7 +337,8 @@ async fn a_child_whose_parent_was_deleted_is_left_out_not_dead_lettered() {
         (Some(format!("{{\"id\":{id}}}").into_bytes()), Some(event.to_string().into_bytes()))
     };
     let (users, posts, dlq) = (unique("legacy.shop.users"), unique("legacy.shop.posts"), unique("dualsync.dlq"));
-    for topic in [&users, &posts, &dlq] {
+    let likes = unique("legacy.shop.likes");
+    for topic in [&users, &posts, &likes, &dlq] {
         create_topic(topic, 1).await;
     }
     produce(
@@ -349,24 +352,29 @@ async fn a_child_whose_parent_was_deleted_is_left_out_not_dead_lettered() {
     let mapping = format!(
         "version: 1\ntables:\n  - legacy: shop.users\n    revamp: {ns}.users\n    sync:\n      \
          conflict: {{kind: version, legacy: version, revamp: version, tie: legacy}}\n  \
-         - legacy: shop.posts\n    revamp: {ns}.posts\n",
+         - legacy: shop.posts\n    revamp: {ns}.posts\n    sync:\n      \
+         conflict: {{kind: version, legacy: version, revamp: version, tie: legacy}}\n  \
+         - legacy: shop.likes\n    revamp: {ns}.likes\n",
         ns = target.namespace
     );
     let config = write_config(&temp_dir(), &users, &target, &mapping);
     let text = std::fs::read_to_string(&config).expect("config");
-    let text = text.replace(&format!("topics: [{users}]"), &format!("topics: [{users}, {posts}]"));
+    let text = text.replace(&format!("topics: [{users}]"), &format!("topics: [{users}, {posts}, {likes}]"));
     std::fs::write(&config, format!("{text}dlq:\n  topic: {dlq}\nretry:\n  foreign_key_seconds: 3\n")).expect("config");
     let children_later = {
-        let posts = posts.clone();
+        let (posts, likes) = (posts.clone(), likes.clone());
         tokio::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            let orphan = record("posts", "c", serde_json::json!({"id": 10, "user_id": 1}));
-            let stray = record("posts", "c", serde_json::json!({"id": 20, "user_id": 2}));
+            let orphan = record("posts", "c", serde_json::json!({"id": 10, "user_id": 1, "version": 1}));
+            let stray = record("posts", "c", serde_json::json!({"id": 20, "user_id": 2, "version": 1}));
             produce(&posts, &[orphan, stray]).await;
+            // The orphan's own child: left out in its turn (the orphan is remembered as deleted).
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            produce(&likes, &[record("likes", "c", serde_json::json!({"id": 100, "post_id": 10}))]).await;
         })
     };
-    let stats = consume(&config, Direction::LegacyToRevamp, 4).await;
+    let stats = consume(&config, Direction::LegacyToRevamp, 5).await;
     children_later.await.expect("children");
-    assert_eq!((stats.applied(), stats.skipped(), stats.dead_lettered()), (2, 1, 1));
+    assert_eq!((stats.applied(), stats.skipped(), stats.dead_lettered()), (2, 2, 1));
     assert_eq!(target.rows("SELECT count(*)::text FROM {ns}.posts").await, rows(&[&["0"]]));
 }
