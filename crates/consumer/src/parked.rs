@@ -57,6 +57,16 @@ impl Parking {
             && self.changes.iter().any(|p| same_partition(&p.message, message) && p.message.key() == message.key())
     }
 
+    /// Whether an upsert of `table`'s row with these (column, value as text) pairs is parked:
+    /// a missing parent that waits here too, so its child waits for its fate.
+    pub(crate) fn holds(&self, table: &dualsync_mapping::TableName, key: &[(String, String)]) -> bool {
+        self.changes.iter().any(|p| {
+            p.change.table == *table
+                && matches!(&p.change.kind, dualsync_mapping::RowChangeKind::Upsert(row)
+                    if key.iter().all(|(c, v)| row.get(c).and_then(dualsync_writer::key_text).as_ref() == Some(v)))
+        })
+    }
+
     /// Parks a change, keeping the order.
     pub(crate) fn park(&mut self, message: OwnedMessage, change: RowChange) {
         let position = self.changes.partition_point(|p| order(&p.message) <= order(&message));

@@ -656,31 +656,30 @@ impl Worker {
                         let event = position(&self.parking.changes()[i].message);
                         return Err(ConsumerError::Refused { event, error: e.to_string() });
                     }
-                    // Its parent was deleted here: the other side's copy of it went with the
-                    // parent's delete there, so nothing is lost by leaving it out.
-                    ParkedStep::DeadLetter
-                        if e.class() == ErrorClass::WaitingForParent
-                            && self.writer.parent_deleted(&self.parking.changes()[i].change).await.unwrap_or(false) =>
-                    {
-                        // Remembered as deleted with its parent (a tombstone at its own time):
-                        // a later, older change does not bring it back, and the rows that
-                        // reference it are left out in their turn.
-                        let change = &self.parking.changes()[i].change;
-                        if let RowChangeKind::Upsert(row) = &change.kind {
-                            let deleted =
-                                RowChange { table: change.table.clone(), kind: RowChangeKind::Delete(row.clone()) };
-                            if let Err(e) = self.writer.apply(&[deleted], &[]).await {
-                                warn!(error = %e, "retrying the changes that wait for their parent later");
-                                break;
-                            }
-                        }
-                        let table = self.parking.changes()[i].change.table.to_string();
-                        warn!(event = %position(&self.parking.changes()[i].message), table, "left out: the row it references was deleted");
-                        metrics::counter!("dualsync_events_skipped_total", "direction" => self.direction.name(), "table" => table, "op" => "u", "reason" => "parent_deleted").increment(1);
-                        orphans.push(i);
-                    }
                     ParkedStep::DeadLetter if e.class() == ErrorClass::WaitingForParent => {
-                        dead.push((i, format!("{e} (waited for the referenced row for {} s)", wait.as_secs())));
+                        let change = self.parking.changes()[i].change.clone();
+                        let parents = self.writer.missing_parents(&change).await.unwrap_or_default();
+                        if parents.iter().any(|p| p.deleted) {
+                            // Its parent was deleted here: the other side's copy of it went with
+                            // the parent's delete there. Remembered as deleted with its parent
+                            // (a tombstone at its own time): a later, older change does not
+                            // bring it back, and the rows referencing it are left out in turn.
+                            if let RowChangeKind::Upsert(row) = &change.kind {
+                                let deleted =
+                                    RowChange { table: change.table.clone(), kind: RowChangeKind::Delete(row.clone()) };
+                                if let Err(e) = self.writer.apply(&[deleted], &[]).await {
+                                    warn!(error = %e, "retrying the changes that wait for their parent later");
+                                    break;
+                                }
+                            }
+                            let table = change.table.to_string();
+                            warn!(event = %position(&self.parking.changes()[i].message), table, "left out: the row it references was deleted");
+                            metrics::counter!("dualsync_events_skipped_total", "direction" => self.direction.name(), "table" => table, "op" => "u", "reason" => "parent_deleted").increment(1);
+                            orphans.push(i);
+                        } else if !parents.iter().any(|p| self.parking.holds(&p.table, &p.key)) {
+                            dead.push((i, format!("{e} (waited for the referenced row for {} s)", wait.as_secs())));
+                        }
+                        // Else its parent waits here too: it is decided first.
                     }
                     ParkedStep::DeadLetter => dead.push((i, e.to_string())),
                     ParkedStep::Pause => {

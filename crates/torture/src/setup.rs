@@ -147,11 +147,14 @@ fn capture_config(world: &World, legacy: bool) -> String {
 /// quiet (nothing parked) before it compares.
 const FOREIGN_KEY_SECONDS: u64 = 30;
 
+/// Dynamic group membership (no `kafka.instance_id`): with static membership, a consumer
+/// restarted after kill -9 once had its partitions revoked and never assigned again on the test
+/// broker (tansu 0.6.0), its rejoins included (seed 1); not diagnosed yet.
 fn consumer_config(world: &World, legacy: bool) -> String {
     let target = if legacy { &world.urls.1 } else { &world.urls.0 };
     let topics = world.topics(legacy).join(", ");
     format!(
-        "kafka:\n  brokers: {brokers}\n  group: {group}\n  instance_id: {group}\n  topics: [{topics}]\n\
+        "kafka:\n  brokers: {brokers}\n  group: {group}\n  topics: [{topics}]\n\
          target:\n  url: {target}\nmapping: mapping.yaml\nbatch:\n  max_events: 200\n  linger_ms: 50\n\
          dlq:\n  topic: {dlq}\nhttp:\n  listen: {http}\nretry:\n  foreign_key_seconds: {FOREIGN_KEY_SECONDS}\n",
         brokers = world.brokers,

@@ -5,7 +5,7 @@
 //! This is how a two-way sync keeps a parent's delete from waiting for ever on a target whose
 //! foreign keys restrict deletes: a child written on the target while the other side deleted its
 //! parent never gets a delete of its own (the other side never had it), and the parent's delete,
-//! which won, would otherwise stay refused. Its mirror is [`parent_deleted`]: the child that
+//! which won, would otherwise stay refused. Its mirror is [`missing_parents`]: the child that
 //! waits on the other side for the parent deleted there.
 
 use dualsync_mapping::TableName;
@@ -73,16 +73,26 @@ pub(crate) async fn statements(pool: &Pool, root: &TableSchema, filter: &str) ->
     Ok(out)
 }
 
-/// Whether a row of `child` (its column values by name, as text) references, through one of
-/// its foreign keys, a row that is not there and whose delete the parent table's tombstones
-/// remember: the parent was deleted, so the child can never be written (the other side's own
-/// copy of it went with the parent's delete there).
-pub(crate) async fn parent_deleted(
+/// A row that a row refused by a foreign key references and that is not there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MissingParent {
+    /// Its table.
+    pub table: TableName,
+    /// The referenced columns and the values the child gives them, as text.
+    pub key: Vec<(String, String)>,
+    /// Whether the table's tombstones remember its delete: then it will not come.
+    pub deleted: bool,
+}
+
+/// The rows that a row of `child` (its column values by name, as text) references through its
+/// foreign keys and that are not there, each with whether its delete is remembered.
+pub(crate) async fn missing_parents(
     pool: &Pool,
     child: &TableName,
     values: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<bool, WriteError> {
+) -> Result<Vec<MissingParent>, WriteError> {
     let dialect = dialect_of(pool);
+    let mut missing = Vec::new();
     for reference in references(pool, child).await? {
         let Some(key) = reference.columns.iter().map(|c| values(c)).collect::<Option<Vec<String>>>() else {
             continue;
@@ -101,10 +111,6 @@ pub(crate) async fn parent_deleted(
             parts.join(" AND ")
         };
         let parent = &reference.parent;
-        let tomb = TableName {
-            namespace: parent.namespace.clone(),
-            name: dualsync_mapping::tombstone::table_name(&parent.name),
-        };
         let present = format!(
             "SELECT CASE WHEN EXISTS (SELECT 1 FROM {} WHERE {}) THEN 1 ELSE 0 END",
             dialect.table(parent),
@@ -113,17 +119,21 @@ pub(crate) async fn parent_deleted(
         if flag(pool, &present, &key).await? {
             continue;
         }
+        let tomb = TableName {
+            namespace: parent.namespace.clone(),
+            name: dualsync_mapping::tombstone::table_name(&parent.name),
+        };
         let remembered = format!(
             "SELECT CASE WHEN EXISTS (SELECT 1 FROM {} WHERE {}) THEN 1 ELSE 0 END",
             dialect.table(&tomb),
             matches(&reference.referenced)
         );
         // No tombstone table (the parent has no conflict rule): nothing remembers the delete.
-        if flag(pool, &remembered, &key).await.unwrap_or(false) {
-            return Ok(true);
-        }
+        let deleted = flag(pool, &remembered, &key).await.unwrap_or(false);
+        let key = reference.referenced.iter().cloned().zip(key).collect();
+        missing.push(MissingParent { table: parent.clone(), key, deleted });
     }
-    Ok(false)
+    Ok(missing)
 }
 
 fn dialect_of(pool: &Pool) -> Dialect {

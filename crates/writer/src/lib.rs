@@ -24,6 +24,7 @@ mod tombstone;
 mod triggers;
 mod writer;
 
+pub use cascade::MissingParent;
 pub use catalog::{ColumnInfo, TableInfo};
 pub use checkpoint::{CHECKPOINT_TABLE, Checkpoint, MARKER_CONSUMER, create_sql as checkpoint_table_sql};
 pub use error::{ErrorClass, WriteError};
@@ -32,4 +33,4 @@ pub use schema::{Column, TableSchema};
 pub use sql::Dialect;
 pub use tombstone::{DELETED_AT, TOMBSTONE_PREFIX};
 pub use triggers::TRIGGER_PREFIX;
-pub use writer::{Decisions, TablePolicy, Writer};
+pub use writer::{Decisions, TablePolicy, Writer, key_text};

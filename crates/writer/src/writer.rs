@@ -536,24 +536,15 @@ impl Writer {
         result
     }
 
-    /// Whether `change` (an upsert a foreign key refused) references a parent row that is gone
-    /// and whose delete this database's tombstones remember: then the child can never be
+    /// The rows `change` (an upsert a foreign key refused) references that are not there, each
+    /// with whether this database's tombstones remember its delete: then the child can never be
     /// written, and the other side's copy of it went with the parent's delete there (by that
-    /// side's cascade, or by [`Writer::apply_cascading`]). Key values that are not integers,
-    /// decimals, text or UUIDs are not looked up (the answer is then `false`).
-    pub async fn parent_deleted(&self, change: &RowChange) -> Result<bool, WriteError> {
-        let RowChangeKind::Upsert(row) = &change.kind else { return Ok(false) };
-        let text = |column: &str| -> Option<String> {
-            match row.get(column)? {
-                Value::Int(i) => Some(i.to_string()),
-                Value::UInt(u) => Some(u.to_string()),
-                Value::Decimal(d) => Some(d.to_string()),
-                Value::Text(t) | Value::Enum(t) => Some(t.clone()),
-                Value::Uuid(u) => Some(u.to_string()),
-                _ => None,
-            }
-        };
-        crate::cascade::parent_deleted(&self.pool, &change.table, &text).await
+    /// side's cascade, or by [`Writer::apply_cascading`]). Key values that [`key_text`] cannot
+    /// spell are not looked up.
+    pub async fn missing_parents(&self, change: &RowChange) -> Result<Vec<crate::MissingParent>, WriteError> {
+        let RowChangeKind::Upsert(row) = &change.kind else { return Ok(Vec::new()) };
+        let text = |column: &str| row.get(column).and_then(key_text);
+        crate::cascade::missing_parents(&self.pool, &change.table, &text).await
     }
 
     /// Creates the tombstone table of `schema`'s table, if its policy keeps one, once,
@@ -765,4 +756,17 @@ where
         .map_err(sqlx::Error::Encode)?;
     }
     Ok(arguments)
+}
+
+/// A key value as text, the way [`Writer::missing_parents`] compares it: integers, decimals,
+/// text and UUIDs; `None` for any other kind.
+pub fn key_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Int(i) => Some(i.to_string()),
+        Value::UInt(u) => Some(u.to_string()),
+        Value::Decimal(d) => Some(d.to_string()),
+        Value::Text(t) | Value::Enum(t) => Some(t.clone()),
+        Value::Uuid(u) => Some(u.to_string()),
+        _ => None,
+    }
 }
