@@ -33,7 +33,7 @@ const MAX_DEPTH: usize = 8;
 /// nothing else: the caller's delete of the row follows. The first statement locks the row, so
 /// the guard in `filter` holds until the transaction ends.
 pub(crate) async fn statements(pool: &Pool, root: &TableSchema, filter: &str) -> Result<Vec<String>, WriteError> {
-    let dialect = dialect_of(pool);
+    let dialect = pool.dialect();
     // A level of the walk: a table, the tables on the way to it, and the condition that
     // selects its rows to delete.
     struct Level {
@@ -91,7 +91,7 @@ pub(crate) async fn missing_parents(
     child: &TableName,
     values: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Vec<MissingParent>, WriteError> {
-    let dialect = dialect_of(pool);
+    let dialect = pool.dialect();
     let mut missing = Vec::new();
     for reference in references(pool, child).await? {
         let Some(key) = reference.columns.iter().map(|c| values(c)).collect::<Option<Vec<String>>>() else {
@@ -111,36 +111,26 @@ pub(crate) async fn missing_parents(
             parts.join(" AND ")
         };
         let parent = &reference.parent;
-        let present = format!(
-            "SELECT CASE WHEN EXISTS (SELECT 1 FROM {} WHERE {}) THEN 1 ELSE 0 END",
-            dialect.table(parent),
-            matches(&reference.referenced)
-        );
-        if flag(pool, &present, &key).await? {
+        let exists = |table: &TableName| {
+            format!(
+                "SELECT CASE WHEN EXISTS (SELECT 1 FROM {} WHERE {}) THEN 1 ELSE 0 END",
+                dialect.table(table),
+                matches(&reference.referenced)
+            )
+        };
+        if flag(pool, &exists(parent), &key).await? {
             continue;
         }
         let tomb = TableName {
             namespace: parent.namespace.clone(),
             name: dualsync_mapping::tombstone::table_name(&parent.name),
         };
-        let remembered = format!(
-            "SELECT CASE WHEN EXISTS (SELECT 1 FROM {} WHERE {}) THEN 1 ELSE 0 END",
-            dialect.table(&tomb),
-            matches(&reference.referenced)
-        );
         // No tombstone table (the parent has no conflict rule): nothing remembers the delete.
-        let deleted = flag(pool, &remembered, &key).await.unwrap_or(false);
+        let deleted = flag(pool, &exists(&tomb), &key).await.unwrap_or(false);
         let key = reference.referenced.iter().cloned().zip(key).collect();
         missing.push(MissingParent { table: parent.clone(), key, deleted });
     }
     Ok(missing)
-}
-
-fn dialect_of(pool: &Pool) -> Dialect {
-    match pool {
-        Pool::Postgres(_) => Dialect::Postgres,
-        Pool::MySql(_) => Dialect::MySql,
-    }
 }
 
 async fn flag(pool: &Pool, sql: &str, values: &[String]) -> Result<bool, WriteError> {

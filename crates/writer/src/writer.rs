@@ -93,6 +93,16 @@ pub(crate) enum Pool {
     MySql(MySqlPool),
 }
 
+impl Pool {
+    /// The database's SQL dialect.
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self {
+            Pool::Postgres(_) => Dialect::Postgres,
+            Pool::MySql(_) => Dialect::MySql,
+        }
+    }
+}
+
 impl Writer {
     /// Connects to the target database named by `url` (`postgres://…` or `mysql://…`).
     pub async fn connect(url: &str) -> Result<Writer, WriteError> {
@@ -144,10 +154,7 @@ impl Writer {
 
     /// The target's SQL dialect.
     pub fn dialect(&self) -> Dialect {
-        match self.pool {
-            Pool::Postgres(_) => Dialect::Postgres,
-            Pool::MySql(_) => Dialect::MySql,
-        }
+        self.pool.dialect()
     }
 
     /// Sets how writes into `table` resolve conflicts and deletes.
