@@ -49,6 +49,24 @@ impl Guard {
     }
 }
 
+/// What a snapshot row (the bootstrap of two non-empty sides) does when the target already holds a
+/// *different* row under its key: two applications each created their own entity with the same id
+/// before sync began. Rows only one side holds are always copied; identical rows are left as they
+/// are. Resolved per direction from the mapping's `sync.bootstrap`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnCollision {
+    /// Leave both rows as they are and report the collision (metric, log, dead letter with both
+    /// rows) until the operator chooses a policy (the default: two entities are never merged).
+    #[default]
+    Refuse,
+    /// The incoming (source side's) row replaces the stored one, whatever the conflict column says.
+    Overwrite,
+    /// The stored (target side's) row stays; its own snapshot row carries it the other way.
+    Keep,
+    /// The conflict rule decides, as for live changes; a table without one refuses.
+    Newest,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,4 +24,4 @@ pub use config::{
 pub use dualsync_mapping::Direction;
 pub use http::Health;
 pub use runtime::{Consumer, ConsumerError, Stats};
-pub use worker::Pipeline;
+pub use worker::{Pipeline, table_policy};

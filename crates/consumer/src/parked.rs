@@ -62,8 +62,9 @@ impl Parking {
     pub(crate) fn holds(&self, table: &dualsync_mapping::TableName, key: &[(String, String)]) -> bool {
         self.changes.iter().any(|p| {
             p.change.table == *table
-                && matches!(&p.change.kind, dualsync_mapping::RowChangeKind::Upsert(row)
-                    if key.iter().all(|(c, v)| row.get(c).and_then(dualsync_writer::key_text).as_ref() == Some(v)))
+                && p.change.kind.written_row().is_some_and(|row| {
+                    key.iter().all(|(c, v)| row.get(c).and_then(dualsync_writer::key_text).as_ref() == Some(v))
+                })
         })
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use dualsync_dlq::{DeadLetter, DeadLetters, Stage};
 use dualsync_envelope::{Decoder, TypeHints};
 use dualsync_mapping::{Direction, Mapped, Mapping, RowChange, RowChangeKind, Skip, TableName, tombstone};
-use dualsync_writer::{Checkpoint, Decisions, ErrorClass, TablePolicy, WriteError, Writer, debezium_type};
+use dualsync_writer::{Checkpoint, Collision, Decisions, ErrorClass, TablePolicy, WriteError, Writer, debezium_type};
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::{Message, OwnedMessage};
 use tokio::time::Instant;
@@ -79,8 +79,7 @@ impl Pipeline {
         writer.set_tombstone_retention(config.tombstone_retention_days);
         let hints = type_hints(&mapping, direction, &mut writer).await;
         for pair in mapping.tables() {
-            let policy = TablePolicy { guard: pair.guard(direction), soft_delete: pair.soft_delete(direction) };
-            writer.set_policy(pair.target(direction).clone(), policy);
+            writer.set_policy(pair.target(direction).clone(), table_policy(pair, direction));
         }
         Ok(Pipeline { decoder: Decoder::new(config.debezium.settings(), hints), mapping, writer })
     }
@@ -97,10 +96,24 @@ impl Pipeline {
             Mapped::Skip(reason) => Ok(format!("skipped ({})", skip_reason(reason))),
             Mapped::Apply(change) => {
                 let table = change.table.to_string();
-                self.writer.apply(&[change], &[]).await.map_err(|e| format!("cannot write: {e}"))?;
-                Ok(format!("applied to {table}"))
+                let decisions = self.writer.apply(&[change], &[]).await.map_err(|e| format!("cannot write: {e}"))?;
+                match collisions(decisions).next() {
+                    Some((table, collision)) => Err(collision_text(&table, &collision)),
+                    None => Ok(format!("applied to {table}")),
+                }
             }
         }
+    }
+}
+
+/// How writes in `direction` into `pair`'s target table resolve conflicts, deletes and bootstrap
+/// collisions, as the mapping says.
+pub fn table_policy(pair: &dualsync_mapping::TablePair, direction: Direction) -> TablePolicy {
+    TablePolicy {
+        guard: pair.guard(direction),
+        soft_delete: pair.soft_delete(direction),
+        on_collision: pair.on_collision(direction),
+        source_flag: pair.source_flag(direction.reverse()).map(|f| f.column.to_string()),
     }
 }
 
@@ -185,6 +198,9 @@ pub(crate) struct Worker {
     /// Per partition, the offset after the last event handled (applied, skipped, dead-lettered
     /// or parked): where the durable positions go once nothing before it is parked.
     pub(crate) handled: BTreeMap<Partition, i64>,
+    /// Snapshot rows the target holds differently, left alone by the last writes (policy
+    /// `refuse`): reported by the caller of the write with the event they came from.
+    pub(crate) collisions: Vec<(TableName, Collision)>,
     /// Where events that cannot be applied go; without it such an event stops the consumer.
     pub(crate) dead_letters: Option<Arc<DeadLetters>>,
     pub(crate) health: Arc<Health>,
@@ -212,6 +228,7 @@ impl Worker {
             generation: 0,
             parking: Parking::default(),
             handled: BTreeMap::new(),
+            collisions: Vec::new(),
             dead_letters,
             health,
             kafka,
@@ -384,6 +401,7 @@ impl Worker {
             let checkpoints = self.checkpoints(partitions.clone());
             self.apply_retrying(&[], &checkpoints).await.map_err(|source| self.write_error(batch, source))?;
         }
+        let refused_seeds = self.report_collisions(&changes, batch, &mut failed);
         // Dead letters are acknowledged before any offset of the batch is stored.
         self.send_dead_letters(&failed, batch).await?;
         // Never backwards: a batch of re-delivered events ends below what the target holds.
@@ -402,7 +420,8 @@ impl Worker {
                 "changes wait for their parent row; the rest of the batch is applied"
             );
         }
-        let applied = changes.len() - failed.iter().filter(|f| f.stage == Stage::Write).count() - refused_parent;
+        let applied =
+            changes.len() - failed.iter().filter(|f| f.stage == Stage::Write).count() - refused_parent - refused_seeds;
         info!(
             events = batch.len(),
             applied,
@@ -507,6 +526,7 @@ impl Worker {
                     metrics::histogram!("dualsync_apply_seconds", "direction" => direction)
                         .record(started.elapsed().as_secs_f64());
                     record_decisions(direction, &decisions);
+                    self.collisions.extend(collisions(decisions));
                     return Ok(());
                 }
                 Err(error) => error,
@@ -614,6 +634,39 @@ impl Worker {
             .set(self.parking.len() as f64);
     }
 
+    /// Reports the snapshot rows the last writes of the batch left alone for a collision (see
+    /// [`Worker::collisions`]): with a dead-letter topic, each event becomes a dead letter
+    /// carrying the stored row; without one, an error in the log. Returns how many there were.
+    fn report_collisions(
+        &mut self,
+        changes: &[(usize, RowChange)],
+        batch: &[OwnedMessage],
+        failed: &mut Vec<Failure>,
+    ) -> usize {
+        let reported = std::mem::take(&mut self.collisions);
+        for (table, collision) in &reported {
+            let matches = |change: &RowChange| {
+                change.table == *table
+                    && change.kind.written_row().is_some_and(|row| {
+                        (collision.key.iter())
+                            .all(|(c, v)| row.get(c).and_then(dualsync_writer::key_text).as_ref() == Some(v))
+                    })
+            };
+            let Some((index, _)) = changes.iter().rev().find(|(_, c)| matches(c)) else { continue };
+            match self.dead_letters.is_some() {
+                true => failed.push(Failure {
+                    index: *index,
+                    stage: Stage::Collision,
+                    error: collision_text(table, collision),
+                    attempts: 1,
+                    parent_missing: false,
+                }),
+                false => log_collision(&batch[*index], table, collision),
+            }
+        }
+        reported.len()
+    }
+
     /// Retries the parked changes, in order, each in its own transaction: applied once its
     /// parent is there; dead-lettered (or, without a dead-letter topic, the consumer stops) once
     /// it has waited `retry.foreign_key_seconds`, or when the target refuses its data; kept on a
@@ -637,6 +690,8 @@ impl Worker {
         let wait = Duration::from_secs(self.config.retry.foreign_key_seconds);
         let (mut applied, mut dead): (Vec<usize>, Vec<(usize, String)>) = (Vec::new(), Vec::new());
         let mut orphans: Vec<usize> = Vec::new();
+        // Applied snapshot rows that collided, for the dead-letter topic.
+        let mut collided: Vec<(usize, String)> = Vec::new();
         for i in 0..self.parking.len() {
             if self.parking.behind(i, &applied) {
                 continue;
@@ -648,6 +703,13 @@ impl Worker {
             match self.writer.apply_cascading(&change, &[]).await {
                 Ok(decisions) => {
                     record_decisions(self.direction.name(), &decisions);
+                    let message = self.parking.changes()[i].message.clone();
+                    for (table, collision) in collisions(decisions) {
+                        match self.dead_letters.is_some() {
+                            true => collided.push((i, collision_text(&table, &collision))),
+                            false => log_collision(&message, &table, &collision),
+                        }
+                    }
                     applied.push(i);
                 }
                 Err(e) => match parked_step(e.class(), since.elapsed(), wait) {
@@ -664,7 +726,7 @@ impl Worker {
                             // the parent's delete there. Remembered as deleted with its parent
                             // (a tombstone at its own time): a later, older change does not
                             // bring it back, and the rows referencing it are left out in turn.
-                            if let RowChangeKind::Upsert(row) = &change.kind {
+                            if let Some(row) = change.kind.written_row() {
                                 let deleted =
                                     RowChange { table: change.table.clone(), kind: RowChangeKind::Delete(row.clone()) };
                                 if let Err(e) = self.writer.apply(&[deleted], &[]).await {
@@ -693,13 +755,14 @@ impl Worker {
             return Ok(());
         }
         let partitions: Vec<Partition> = self.parking.floor().into_keys().collect();
-        let letters: Vec<OwnedMessage> = dead.iter().map(|(i, _)| self.parking.changes()[*i].message.clone()).collect();
-        let failures: Vec<Failure> = dead
-            .iter()
+        let stages = dead.iter().map(|d| (d, Stage::Write)).chain(collided.iter().map(|c| (c, Stage::Collision)));
+        let letters: Vec<OwnedMessage> =
+            stages.clone().map(|((i, _), _)| self.parking.changes()[*i].message.clone()).collect();
+        let failures: Vec<Failure> = stages
             .enumerate()
-            .map(|(index, (_, error))| Failure {
+            .map(|(index, ((_, error), stage))| Failure {
                 index,
-                stage: Stage::Write,
+                stage,
                 error: error.clone(),
                 attempts: 1,
                 parent_missing: false,
@@ -728,6 +791,28 @@ impl Worker {
     }
 }
 
+/// The refused collisions of a write's decisions, with their tables.
+fn collisions(decisions: HashMap<TableName, Decisions>) -> impl Iterator<Item = (TableName, Collision)> {
+    decisions.into_iter().flat_map(|(table, d)| d.collisions.into_iter().map(move |c| (table.clone(), c)))
+}
+
+/// What a collision's dead letter says: the key, the stored row, and the operator's next step.
+fn collision_text(table: &TableName, collision: &Collision) -> String {
+    let key: Vec<String> = collision.key.iter().map(|(c, v)| format!("{c}={v}")).collect();
+    format!(
+        "bootstrap collision in {table}: the target already holds a different row under ({}): {}. Both rows are \
+         left as they are. Choose which side wins in the mapping (`sync.bootstrap: legacy-wins`, `revamp-wins` or \
+         `newest-wins`), restart the consumer, then replay this dead letter (`dualsync dlq replay`)",
+        key.join(", "),
+        collision.stored
+    )
+}
+
+/// A collision reported without a dead-letter topic.
+fn log_collision(message: &OwnedMessage, table: &TableName, collision: &Collision) {
+    error!(event = %position(message), "{}", collision_text(table, collision));
+}
+
 /// An event's place, `topic[partition]@offset`, for messages an operator reads.
 fn position(m: &OwnedMessage) -> String {
     format!("{}[{}]@{}", m.topic(), m.partition(), m.offset())
@@ -747,6 +832,9 @@ fn record_decisions(direction: &'static str, decisions: &HashMap<TableName, Deci
             ("tie_won", d.ties_won),
             ("tie_lost", d.ties_lost),
             ("resurrection_prevented", d.resurrections_prevented),
+            ("identical", d.identical),
+            ("collision_settled", d.collisions_settled),
+            ("collision_refused", d.collisions.len() as u64),
         ] {
             if count > 0 {
                 metrics::counter!("dualsync_conflict_decisions_total", "direction" => direction, "table" => table.to_string(), "decision" => decision)

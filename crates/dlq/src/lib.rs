@@ -46,6 +46,10 @@ pub enum Stage {
     Map,
     /// The target refused the write.
     Write,
+    /// A snapshot row (the bootstrap) met a different row stored under its key, and the table's
+    /// `sync.bootstrap` is `refuse`: both rows were left as they are (the stored one is in the
+    /// error text).
+    Collision,
 }
 
 impl Stage {
@@ -55,6 +59,7 @@ impl Stage {
             Stage::Decode => "decode",
             Stage::Map => "map",
             Stage::Write => "write",
+            Stage::Collision => "collision",
         }
     }
 }

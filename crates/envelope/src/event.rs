@@ -141,6 +141,12 @@ impl Source {
     pub fn namespace(&self) -> Option<&str> {
         self.schema.as_deref().or(self.db.as_deref())
     }
+
+    /// Whether the event was read by a snapshot (initial or incremental) rather than streamed
+    /// from the log: `snapshot` is set and not `false`.
+    pub fn is_snapshot(&self) -> bool {
+        self.snapshot.as_deref().is_some_and(|s| !s.is_empty() && s != "false")
+    }
 }
 
 /// The `transaction` block of a change event (when the connector has

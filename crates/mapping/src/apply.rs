@@ -22,8 +22,22 @@ pub enum RowChangeKind {
     Upsert(Row),
     /// Delete the row with this key (the row holds at least the key columns, target names).
     Delete(Row),
+    /// The row as a snapshot read it at the source (the bootstrap): inserted when the target
+    /// lacks it, left alone when the target holds the same row; a different stored row is a
+    /// collision of two entities under one key, which the table's `sync.bootstrap` settles.
+    Seed(Row),
     /// Empty the table (a truncate, when the mapping says `sync.truncate: apply`).
     Truncate,
+}
+
+impl RowChangeKind {
+    /// The row written, for an upsert or a snapshot row.
+    pub fn written_row(&self) -> Option<&Row> {
+        match self {
+            RowChangeKind::Upsert(row) | RowChangeKind::Seed(row) => Some(row),
+            RowChangeKind::Delete(_) | RowChangeKind::Truncate => None,
+        }
+    }
 }
 
 /// Why an event produces nothing to write.
@@ -197,7 +211,11 @@ impl Mapping {
                 if let Some(flag) = pair.source_flag(direction.reverse()) {
                     dualsync_loopguard::stamp(&mut row, flag);
                 }
-                RowChangeKind::Upsert(row)
+                if op == Op::Read && event.source.is_snapshot() {
+                    RowChangeKind::Seed(row)
+                } else {
+                    RowChangeKind::Upsert(row)
+                }
             }
         };
         Ok(Mapped::Apply(RowChange { table: pair.target(direction).clone(), kind }))

@@ -253,6 +253,19 @@ impl TablePair {
         }
     }
 
+    /// What a snapshot row written in `direction` does to a different row stored under its key
+    /// (see [`crate::spec::BootstrapMode`]).
+    pub fn on_collision(&self, direction: Direction) -> dualsync_conflict::OnCollision {
+        use crate::spec::BootstrapMode::{LegacyWins, NewestWins, Refuse, RevampWins};
+        use dualsync_conflict::OnCollision;
+        match (self.sync.bootstrap, direction) {
+            (Refuse, _) => OnCollision::Refuse,
+            (NewestWins, _) => OnCollision::Newest,
+            (LegacyWins, Direction::LegacyToRevamp) | (RevampWins, Direction::RevampToLegacy) => OnCollision::Overwrite,
+            (LegacyWins, Direction::RevampToLegacy) | (RevampWins, Direction::LegacyToRevamp) => OnCollision::Keep,
+        }
+    }
+
     /// The row condition for `direction`.
     pub fn filter(&self, direction: Direction) -> Option<&Condition> {
         match direction {
@@ -551,6 +564,11 @@ fn validate_sync(sync: &SyncSpec) -> Result<(), String> {
             || sync.delete.revamp.mode != crate::spec::DeleteMode::Hard)
     {
         return Err("sync.truncate: `apply` would hard-delete rows a soft-delete side keeps; use `ignore`".into());
+    }
+    if sync.bootstrap == crate::spec::BootstrapMode::NewestWins && sync.conflict.is_none() {
+        return Err("sync.bootstrap: `newest-wins` needs `sync.conflict` to tell which row is newer; \
+                    choose `legacy-wins`, `revamp-wins` or `refuse`"
+            .into());
     }
     Ok(())
 }

@@ -272,6 +272,9 @@ pub struct SyncSpec {
     /// What a truncate does.
     #[serde(default)]
     pub truncate: TruncateMode,
+    /// What the initial snapshots do with a row both sides already hold with different content.
+    #[serde(default)]
+    pub bootstrap: BootstrapMode,
 }
 
 /// A setting for each side.
@@ -355,6 +358,23 @@ pub enum DeleteMode {
     Hard,
     /// Set a column instead.
     Soft,
+}
+
+/// How the bootstrap of two non-empty sides settles a key under which both sides hold different
+/// rows (each application's own data from before sync began). Rows on one side only are copied
+/// whatever this says; identical rows are left alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum BootstrapMode {
+    /// Leave both rows alone and report the collision with its key (default).
+    #[default]
+    Refuse,
+    /// The legacy row replaces the revamp row.
+    LegacyWins,
+    /// The revamp row replaces the legacy row.
+    RevampWins,
+    /// The conflict column decides (the table needs `sync.conflict`; without it, `refuse`).
+    NewestWins,
 }
 
 /// What a truncate event does.

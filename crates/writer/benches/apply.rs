@@ -152,7 +152,7 @@ async fn round(db: &TestDb, writer: &mut Writer, n: usize, rows: usize, batch: u
         column: "version".into(),
         incoming_wins_ties: false,
     };
-    writer.set_policy(guarded.clone(), dualsync_writer::TablePolicy { guard: Some(guard), soft_delete: None });
+    writer.set_policy(guarded.clone(), dualsync_writer::TablePolicy { guard: Some(guard), ..Default::default() });
     // Tombstones of other rows, as a table that has seen deletes has: each incoming row's lookup
     // in the tombstone table then searches a real index.
     let deleted = rows as i64..rows as i64 + rows as i64 / 10;

@@ -99,6 +99,7 @@ mod tests {
             .map(|c| match c.kind {
                 RowChangeKind::Upsert(r) => (r.0[0].1.clone(), "u", r.0[1].1.clone()),
                 RowChangeKind::Delete(r) => (r.0[0].1.clone(), "d", r.0[1].1.clone()),
+                RowChangeKind::Seed(r) => (r.0[0].1.clone(), "s", r.0[1].1.clone()),
                 RowChangeKind::Truncate => (Value::Null, "t", Value::Null),
             })
             .map(|(id, k, doc)| (if let Value::Int(i) = id { i } else { -1 }, k, doc))

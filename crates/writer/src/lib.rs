@@ -19,6 +19,7 @@ mod hint;
 pub mod nodelay;
 mod plan;
 mod schema;
+mod seed;
 mod sql;
 mod tombstone;
 mod triggers;
@@ -30,6 +31,7 @@ pub use checkpoint::{CHECKPOINT_TABLE, Checkpoint, MARKER_CONSUMER, create_sql a
 pub use error::{ErrorClass, WriteError};
 pub use hint::debezium_type;
 pub use schema::{Column, TableSchema};
+pub use seed::Collision;
 pub use sql::Dialect;
 pub use tombstone::{DELETED_AT, TOMBSTONE_PREFIX};
 pub use triggers::TRIGGER_PREFIX;

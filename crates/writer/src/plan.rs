@@ -48,7 +48,7 @@ pub(crate) fn plan<'a>(
         let table = schema.name.to_string();
         match &change.kind {
             // A row that lacks values (unchanged TOAST) exists at the source: update what it has.
-            RowChangeKind::Upsert(row) if partial(row) => {
+            RowChangeKind::Upsert(row) | RowChangeKind::Seed(row) if partial(row) => {
                 let columns = check_upsert(schema, row)?;
                 let guard = policy.and_then(|p| p.guard.as_ref());
                 let set: Vec<&str> = columns.iter().copied().filter(|c| !schema.key.iter().any(|k| k == c)).collect();
@@ -70,7 +70,7 @@ pub(crate) fn plan<'a>(
                 });
                 i += 1;
             }
-            RowChangeKind::Upsert(row) => {
+            RowChangeKind::Upsert(row) | RowChangeKind::Seed(row) => {
                 let columns = check_upsert(schema, row)?;
                 let mut rows: Vec<&Row> = vec![row];
                 while let Some(RowChangeKind::Upsert(next)) = changes.get(i + rows.len()).map(|c| &c.kind) {
@@ -264,14 +264,11 @@ pub(crate) fn weighings<'a>(
             let rows: Vec<&Row> = part
                 .iter()
                 .map(|&i| match &changes[i].kind {
-                    RowChangeKind::Upsert(row) | RowChangeKind::Delete(row) => row,
+                    RowChangeKind::Upsert(row) | RowChangeKind::Seed(row) | RowChangeKind::Delete(row) => row,
                     RowChangeKind::Truncate => unreachable!("only upserts and deletes are weighed"),
                 })
                 .collect();
-            let values = match dialect {
-                Dialect::Postgres => values(dialect, &name, &columns, &rows)?,
-                Dialect::MySql => vec![Bound::Text(json_rows(dialect, &name, &columns, &rows)?.into())],
-            };
+            let values = table_rows(dialect, &name, &columns, &rows)?;
             out.push(Weighing {
                 statement: Statement {
                     sql: dialect.weigh(schema, guard, tomb.as_ref(), report_new && !deletes),
@@ -289,6 +286,20 @@ pub(crate) fn weighings<'a>(
         }
     }
     Ok(out)
+}
+
+/// `rows` × `columns` as the parameters of a query over a derived table of them (see
+/// `Dialect::incoming`): PostgreSQL one text array per column, MySQL one JSON array of rows.
+pub(crate) fn table_rows<'a>(
+    dialect: Dialect,
+    table: &str,
+    columns: &[&str],
+    rows: &[&'a Row],
+) -> Result<Vec<Bound<'a>>, WriteError> {
+    match dialect {
+        Dialect::Postgres => values(dialect, table, columns, rows),
+        Dialect::MySql => Ok(vec![Bound::Text(json_rows(dialect, table, columns, rows)?.into())]),
+    }
 }
 
 /// `rows` × `columns` as one JSON array of arrays, for MySQL's `JSON_TABLE`: numbers and

@@ -295,18 +295,31 @@ impl Dialect {
         cases.push_str(&format!("WHEN {stale} THEN {STALE} WHEN {tie} THEN {TIE}"));
         let table = self.table(&schema.name);
         match self {
+            Dialect::Postgres => format!(
+                "SELECT dualsync_n, dualsync_verdict FROM (SELECT u.dualsync_n, (CASE {cases} END)::bigint AS dualsync_verdict \
+                 FROM {} LEFT JOIN LATERAL (SELECT {wanted} FROM {table} AS t WHERE {} LIMIT 1) AS t ON true OFFSET 0) AS w \
+                 WHERE dualsync_verdict IS NOT NULL",
+                self.incoming(schema, &columns),
+                on("t")
+            ),
+            Dialect::MySql => format!(
+                "SELECT u.dualsync_n, CAST(CASE {cases} END AS SIGNED) AS dualsync_verdict \
+                 FROM {} LEFT JOIN {table} AS t ON {} HAVING dualsync_verdict IS NOT NULL",
+                self.incoming(schema, &columns),
+                on("t")
+            ),
+        }
+    }
+
+    /// The incoming rows of `columns` as the derived table `u`, numbered from 1 in
+    /// `dualsync_n`: PostgreSQL one text array per column (`UNNEST … WITH ORDINALITY`), MySQL one
+    /// JSON array of rows (`JSON_TABLE`, typed as the columns).
+    fn incoming(self, schema: &TableSchema, columns: &[&str]) -> String {
+        match self {
             Dialect::Postgres => {
                 let arrays: Vec<String> = (1..=columns.len()).map(|i| format!("${i}::text[]")).collect();
                 let aliases: Vec<String> = columns.iter().map(|c| self.quote(c)).collect();
-                format!(
-                    "SELECT dualsync_n, dualsync_verdict FROM (SELECT u.dualsync_n, (CASE {cases} END)::bigint AS dualsync_verdict \
-                     FROM UNNEST({}) WITH ORDINALITY AS u({}, dualsync_n) \
-                     LEFT JOIN LATERAL (SELECT {wanted} FROM {table} AS t WHERE {} LIMIT 1) AS t ON true OFFSET 0) AS w \
-                     WHERE dualsync_verdict IS NOT NULL",
-                    arrays.join(", "),
-                    aliases.join(", "),
-                    on("t")
-                )
+                format!("UNNEST({}) WITH ORDINALITY AS u({}, dualsync_n)", arrays.join(", "), aliases.join(", "))
             }
             Dialect::MySql => {
                 let typed: Vec<String> = columns
@@ -317,15 +330,66 @@ impl Dialect {
                         format!("{} {ty} PATH '$[{i}]'", self.quote(c))
                     })
                     .collect();
-                format!(
-                    "SELECT u.dualsync_n, CAST(CASE {cases} END AS SIGNED) AS dualsync_verdict \
-                     FROM JSON_TABLE(?, '$[*]' COLUMNS(dualsync_n FOR ORDINALITY, {})) AS u LEFT JOIN {table} AS t ON {} \
-                     HAVING dualsync_verdict IS NOT NULL",
-                    typed.join(", "),
-                    on("t")
-                )
+                format!("JSON_TABLE(?, '$[*]' COLUMNS(dualsync_n FOR ORDINALITY, {})) AS u", typed.join(", "))
             }
         }
+    }
+
+    /// The query that compares incoming snapshot rows (the bootstrap) with the rows stored under
+    /// their keys; the rows' `columns` (the key among them) arrive as for [`Dialect::weigh`]. It
+    /// returns `(number, differs, stored)` for each row whose key is stored: `differs` is 1 when
+    /// one of `columns` holds another value there (NULLs equal), and `stored` is the stored row
+    /// as JSON text, for the report of a collision.
+    pub fn compare(self, schema: &TableSchema, columns: &[&str]) -> String {
+        let on: Vec<String> =
+            schema.key.iter().map(|k| format!("t.{} = {}", self.quote(k), self.cast("u", k, schema))).collect();
+        let same: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let stored = format!("t.{}", self.quote(c));
+                let incoming = self.cast("u", c, schema);
+                let kind = schema.column(c).map_or("", |c| c.cast_type.as_str());
+                match self {
+                    // `json` and `xml` have no equality; JSON compares by value.
+                    Dialect::Postgres if kind == "json" => {
+                        format!("{stored}::jsonb IS NOT DISTINCT FROM {incoming}::jsonb")
+                    }
+                    Dialect::Postgres if kind == "xml" => {
+                        format!("{stored}::text IS NOT DISTINCT FROM {incoming}::text")
+                    }
+                    Dialect::Postgres => format!("{stored} IS NOT DISTINCT FROM {incoming}"),
+                    Dialect::MySql => format!("{stored} <=> {incoming}"),
+                }
+            })
+            .collect();
+        let (on, same, table) = (on.join(" AND "), same.join(" AND "), self.table(&schema.name));
+        match self {
+            Dialect::Postgres => format!(
+                "SELECT u.dualsync_n, (CASE WHEN {same} THEN 0 ELSE 1 END)::bigint, to_jsonb(t)::text \
+                 FROM {} JOIN LATERAL (SELECT * FROM {table} AS t WHERE {on} LIMIT 1) AS t ON true",
+                self.incoming(schema, columns)
+            ),
+            Dialect::MySql => format!(
+                "SELECT u.dualsync_n, CAST(CASE WHEN {same} THEN 0 ELSE 1 END AS SIGNED), \
+                 CAST({} AS CHAR) FROM {} JOIN {table} AS t ON {on}",
+                self.json_row(schema),
+                self.incoming(schema, columns)
+            ),
+        }
+    }
+
+    /// MySQL: the row `t` of `schema`'s table as a JSON object, bytes as hex.
+    pub(crate) fn json_row(self, schema: &TableSchema) -> String {
+        let fields: Vec<String> = schema
+            .columns
+            .iter()
+            .map(|c| {
+                let value = format!("t.{}", self.quote(&c.name));
+                let value = if is_binary(&c.sql_type) { format!("HEX({value})") } else { value };
+                format!("'{}', {value}", c.name.replace('\'', "''"))
+            })
+            .collect();
+        format!("JSON_OBJECT({})", fields.join(", "))
     }
 }
 

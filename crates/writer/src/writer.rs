@@ -42,11 +42,11 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 ///   leaves the same rows.
 /// - Target table schemas are read once, on first use, and cached.
 pub struct Writer {
-    pool: Pool,
+    pub(crate) pool: Pool,
     /// Whether every connection has Nagle's algorithm off, which the bulk path (`COPY`) needs.
     nodelay: Arc<AtomicBool>,
     tables: HashMap<TableName, Arc<TableSchema>>,
-    policies: HashMap<TableName, TablePolicy>,
+    pub(crate) policies: HashMap<TableName, TablePolicy>,
     /// Tables whose tombstone table (if their policy keeps one) is known to exist, with when its
     /// old tombstones were last pruned.
     tombstones: HashMap<TableName, std::time::Instant>,
@@ -86,6 +86,11 @@ pub struct TablePolicy {
     pub guard: Option<Guard>,
     /// Soft delete: the column and value a delete sets instead of removing the row.
     pub soft_delete: Option<(String, Value)>,
+    /// What a snapshot row does to a different row stored under its key (the bootstrap).
+    pub on_collision: dualsync_conflict::OnCollision,
+    /// The target's source-flag column (see `sync.source_flag`), which says who wrote a row, not
+    /// what it holds: a snapshot row is compared without it.
+    pub source_flag: Option<String>,
 }
 
 pub(crate) enum Pool {
@@ -184,7 +189,7 @@ impl Writer {
 
     /// The schema of each change's table (see [`Writer::schema`]); consecutive changes to one
     /// table share one lookup.
-    async fn schemas(&mut self, changes: &[RowChange]) -> Result<Vec<Arc<TableSchema>>, WriteError> {
+    pub(crate) async fn schemas(&mut self, changes: &[RowChange]) -> Result<Vec<Arc<TableSchema>>, WriteError> {
         let mut out: Vec<Arc<TableSchema>> = Vec::with_capacity(changes.len());
         for change in changes {
             let schema = match out.last() {
@@ -223,7 +228,7 @@ impl Writer {
         zone: &str,
     ) -> Result<Option<TableName>, WriteError> {
         let schema = self.schema(table).await?;
-        let policy = TablePolicy { guard: Some(guard.clone()), soft_delete: None };
+        let policy = TablePolicy { guard: Some(guard.clone()), ..TablePolicy::default() };
         let (Some(tomb), Some(column)) = (tombstone::schema(&schema, Some(&policy)), schema.column(&guard.column))
         else {
             return Ok(None);
@@ -277,7 +282,7 @@ impl Writer {
         let mut keys = Vec::with_capacity(changes.len());
         for (i, (change, schema)) in changes.iter().zip(&schemas).enumerate() {
             let row = match &change.kind {
-                RowChangeKind::Upsert(row) | RowChangeKind::Delete(row) => row,
+                RowChangeKind::Upsert(row) | RowChangeKind::Seed(row) | RowChangeKind::Delete(row) => row,
                 // A truncate keeps its place among the changes around it.
                 RowChangeKind::Truncate => {
                     keys.push(format!("\u{0}truncate {i}"));
@@ -314,7 +319,7 @@ impl Writer {
             .iter()
             .map(|c| {
                 may_copy
-                    && matches!(c.kind, RowChangeKind::Upsert(_))
+                    && matches!(c.kind, RowChangeKind::Upsert(_) | RowChangeKind::Seed(_))
                     && self.copy_backoff.get(&c.table).is_none_or(|b| b.skip == 0)
             })
             .collect();
@@ -366,6 +371,7 @@ impl Writer {
         copy: &[bool],
     ) -> Result<HashMap<TableName, Decisions>, Attempt> {
         let dialect = self.dialect();
+        let mut copy = copy.to_vec();
         let mut changes: std::borrow::Cow<[RowChange]> = changes.into();
         let mut decisions: HashMap<TableName, Decisions> = HashMap::new();
         for change in changes.iter().filter(|c| !matches!(c.kind, RowChangeKind::Truncate)) {
@@ -377,6 +383,26 @@ impl Writer {
             }
         }
         let mut tx = Tx::begin(&self.pool).await?;
+        // Snapshot rows first: compared with the stored rows, and settled by the bootstrap policy.
+        let seeds = crate::seed::settle(
+            &mut tx,
+            dialect,
+            &mut changes,
+            &mut schemas,
+            &mut copy,
+            &self.policies,
+            &mut decisions,
+        )
+        .await?;
+        // The rows they replace are written whatever the conflict column says.
+        let unguarded: HashMap<TableName, TablePolicy> = (seeds.overwrites.iter())
+            .map(|c| {
+                (
+                    c.table.clone(),
+                    TablePolicy { guard: None, ..self.policies.get(&c.table).cloned().unwrap_or_default() },
+                )
+            })
+            .collect();
         // Weigh the incoming rows against the stored ones, for the counters, to leave out the
         // upserts that lose (stale, a tie lost, a row deleted later), and to find the rows not
         // stored yet. A losing upsert writes nothing at all: MySQL's `ON DUPLICATE KEY UPDATE`
@@ -387,9 +413,9 @@ impl Writer {
         let guarded = |c: &RowChange| self.policies.get(&c.table).is_some_and(|p| p.guard.is_some());
         let whole_row = |c: &RowChange| matches!(&c.kind, RowChangeKind::Upsert(row) if !plan::partial(row));
         let mut fresh: Vec<bool> =
-            changes.iter().zip(copy).map(|(c, copy)| *copy && !guarded(c) && whole_row(c)).collect();
+            changes.iter().zip(&copy).map(|(c, copy)| *copy && !guarded(c) && whole_row(c)).collect();
         for weighing in plan::weighings(dialect, &changes, &schemas, &self.policies)? {
-            for (n, verdict) in tx.verdicts(&weighing.statement).await? {
+            for (n, verdict) in tx.fetch::<(i64, i64)>(&weighing.statement).await? {
                 let position = usize::try_from(n - 1).ok().and_then(|n| weighing.positions.get(n)).copied();
                 let (Some(position), Some(counts)) = (position, decisions.get_mut(weighing.table)) else { continue };
                 let lost = match verdict {
@@ -465,6 +491,7 @@ impl Writer {
                 key: &[],
             }));
         }
+        statements.extend(plan(dialect, &seeds.overwrites, &seeds.overwrite_schemas, &unguarded, &[])?);
         statements.extend(plan(dialect, &changes, &schemas, &self.policies, &fresh)?);
         // Explicit ids written into a table whose key a sequence generates: move the sequence past
         // them, so the next local insert does not collide.
@@ -549,7 +576,7 @@ impl Writer {
     /// side's cascade, or by [`Writer::apply_cascading`]). Key values that [`key_text`] cannot
     /// spell are not looked up.
     pub async fn missing_parents(&self, change: &RowChange) -> Result<Vec<crate::MissingParent>, WriteError> {
-        let RowChangeKind::Upsert(row) = &change.kind else { return Ok(Vec::new()) };
+        let Some(row) = change.kind.written_row() else { return Ok(Vec::new()) };
         let text = |column: &str| row.get(column).and_then(key_text);
         crate::cascade::missing_parents(&self.pool, &change.table, &text).await
     }
@@ -635,7 +662,7 @@ async fn open_pool<DB: sqlx::Database>(
 
 /// What the conflict rule decided for the rows of one table in one batch. Every upsert and
 /// delete counts once: applied, or skipped for one of the reasons.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decisions {
     /// Rows written (or left as they were when they already held the incoming values).
     pub applied: u64,
@@ -651,6 +678,13 @@ pub struct Decisions {
     /// Of the applied rows, those copied in as new rows with PostgreSQL's `COPY` (the bulk path)
     /// rather than upserted.
     pub copied: u64,
+    /// Snapshot rows the target already held with the same values (not written).
+    pub identical: u64,
+    /// Snapshot rows the target held differently, settled by the table's bootstrap policy: the
+    /// incoming row replaced the stored one (counted in `applied` too), or the stored one stayed.
+    pub collisions_settled: u64,
+    /// Snapshot rows the target holds differently, left alone for the operator (policy `refuse`).
+    pub collisions: Vec<crate::Collision>,
 }
 
 /// How one write of a batch failed.
@@ -676,14 +710,14 @@ impl From<WriteError> for Attempt {
 }
 
 /// An open transaction on the target, marked as dualsync's (for the source-flag triggers).
-enum Tx {
+pub(crate) enum Tx {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
     MySql(sqlx::Transaction<'static, sqlx::MySql>),
 }
 
 impl Tx {
     /// Begins a transaction and marks it as dualsync's, in one round trip.
-    async fn begin(pool: &Pool) -> Result<Tx, WriteError> {
+    pub(crate) async fn begin(pool: &Pool) -> Result<Tx, WriteError> {
         let context = || WriteError::database("beginning a transaction");
         let begin = |dialect| AssertSqlSafe(format!("BEGIN; {}", triggers::mark_session(dialect)));
         Ok(match pool {
@@ -714,9 +748,14 @@ impl Tx {
         result.map_err(|source| WriteError::classify(statement.context.clone(), statement.key, source))
     }
 
-    async fn verdicts(&mut self, statement: &Statement<'_>) -> Result<Vec<(i64, i64)>, WriteError> {
+    /// Runs a query and returns its rows.
+    pub(crate) async fn fetch<T>(&mut self, statement: &Statement<'_>) -> Result<Vec<T>, WriteError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + for<'r> sqlx::FromRow<'r, sqlx::mysql::MySqlRow>,
+        T: Send + Unpin,
+    {
         let sql = AssertSqlSafe(statement.sql.clone());
-        let result: Result<Vec<(i64, i64)>, sqlx::Error> = async {
+        let result: Result<Vec<T>, sqlx::Error> = async {
             match self {
                 Tx::Postgres(tx) => {
                     sqlx::query_as_with(sql, arguments::<sqlx::Postgres>(statement)?).fetch_all(&mut **tx).await

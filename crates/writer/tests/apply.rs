@@ -442,7 +442,7 @@ async fn bodies(db: &TestDb) -> Vec<Vec<Option<String>>> {
 fn guard(column: &str, kind: dualsync_conflict::Kind, incoming_wins_ties: bool) -> dualsync_writer::TablePolicy {
     dualsync_writer::TablePolicy {
         guard: Some(dualsync_conflict::Guard { kind, column: column.into(), incoming_wins_ties }),
-        soft_delete: None,
+        ..Default::default()
     }
 }
 
@@ -538,7 +538,10 @@ async fn soft_delete_sets_the_column() {
         let (db, mut writer) = versioned(kind).await;
         writer.set_policy(
             table(&db, "docs"),
-            dualsync_writer::TablePolicy { guard: None, soft_delete: Some(("deleted".into(), Value::Bool(true))) },
+            dualsync_writer::TablePolicy {
+                soft_delete: Some(("deleted".into(), Value::Bool(true))),
+                ..Default::default()
+            },
         );
         writer.apply(&[doc(&db, 1, "kept", "2024-01-01 10:00:00", 1)], &[]).await.unwrap();
         let delete = RowChange {

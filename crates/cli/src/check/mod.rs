@@ -1,5 +1,6 @@
 //! `dualsync check`: validates a mapping file, then checks it against both live databases.
 
+mod bootstrap;
 mod rules;
 mod types;
 
@@ -50,8 +51,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn live(mapping: &Mapping, legacy_url: &str, revamp_url: &str) -> anyhow::Result<ExitCode> {
-    let legacy = Writer::connect(legacy_url).await.context("legacy database")?;
-    let revamp = Writer::connect(revamp_url).await.context("revamp database")?;
+    let mut legacy = Writer::connect(legacy_url).await.context("legacy database")?;
+    let mut revamp = Writer::connect(revamp_url).await.context("revamp database")?;
     println!("legacy: {}", legacy.server_version().await?);
     println!("revamp: {}", revamp.server_version().await?);
     let (mut errors, mut warnings) = (0, 0);
@@ -75,8 +76,22 @@ async fn live(mapping: &Mapping, legacy_url: &str, revamp_url: &str) -> anyhow::
                 continue;
             }
         };
-        if findings.is_empty() {
-            println!("  ok");
+        let findings_empty = findings.is_empty();
+        // Rows both sides hold differently: what the bootstrap will meet.
+        match bootstrap::compare(mapping, pair, &mut legacy, &mut revamp).await {
+            Err(e) => {
+                errors += 1;
+                println!("  error: the rows of the two sides cannot be compared: {e:#}");
+            }
+            Ok(report) => match bootstrap::describe(pair, &report) {
+                Some(line) => {
+                    let refuse = pair.sync.bootstrap == dualsync_mapping::spec::BootstrapMode::Refuse;
+                    warnings += usize::from(refuse);
+                    println!("  {}: {line}", if refuse { "warning" } else { "note" });
+                }
+                None if findings_empty => println!("  ok ({} legacy rows compared, none collides)", report.compared),
+                None => {}
+            },
         }
         for finding in findings {
             match finding.severity {
