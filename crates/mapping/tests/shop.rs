@@ -268,6 +268,10 @@ fn validation_messages() {
             "<mapping>: tables[0]: sync.source_flag.legacy: `local` and `dualsync` are both \"x\"; they must differ, or loops cannot be told apart",
         ),
         (
+            format!("{base}    sync:\n      bootstrap: newest-wins\n"),
+            "<mapping>: tables[0]: sync.bootstrap: `newest-wins` needs `sync.conflict` to tell which row is newer; choose `legacy-wins`, `revamp-wins` or `refuse`",
+        ),
+        (
             "version: 1\nsides:\n  legacy:\n    time_zone: Mars/Olympus\ntables: []\n".to_string(),
             "<mapping>: sides.legacy.time_zone: \"Mars/Olympus\" is not an IANA time zone name (e.g. Europe/Berlin, UTC)",
         ),
@@ -285,6 +289,38 @@ fn validation_messages() {
             Ok(_) => panic!("accepted:\n{yaml}"),
             Err(e) => assert_eq!(e.to_string(), expected, "\n{yaml}"),
         }
+    }
+}
+
+/// `sync.bootstrap` names the winning side; each direction learns whether its incoming snapshot
+/// rows overwrite, keep or weigh a different stored row.
+#[test]
+fn the_bootstrap_policy_per_direction() {
+    use dualsync_conflict::OnCollision::{Keep, Newest, Overwrite, Refuse};
+    let base = "version: 1\ntables:\n  - legacy: a\n    revamp: b\n    sync:\n      conflict: {kind: version, legacy: v, revamp: v, tie: legacy}\n";
+    for (mode, to_revamp, to_legacy) in [
+        ("", Refuse, Refuse),
+        ("      bootstrap: refuse\n", Refuse, Refuse),
+        ("      bootstrap: legacy-wins\n", Overwrite, Keep),
+        ("      bootstrap: revamp-wins\n", Keep, Overwrite),
+        ("      bootstrap: newest-wins\n", Newest, Newest),
+    ] {
+        let mapping = Mapping::from_yaml(&format!("{base}{mode}")).expect("valid");
+        let pair = &mapping.tables()[0];
+        assert_eq!(pair.on_collision(Direction::LegacyToRevamp), to_revamp, "{mode}");
+        assert_eq!(pair.on_collision(Direction::RevampToLegacy), to_legacy, "{mode}");
+    }
+    // A snapshot read becomes a snapshot row; a read without `source.snapshot` (a flattened record
+    // stating the row as it is) stays an upsert.
+    let mapping = Mapping::from_yaml(base).expect("valid");
+    for (snapshot, seed) in [(Some("true"), true), (Some("last"), true), (Some("false"), false), (None, false)] {
+        let mut event = ChangeEvent::new(Op::Read);
+        event.source = Source { table: Some("a".into()), snapshot: snapshot.map(Into::into), ..Source::default() };
+        event.after = Some(Row(vec![("id".into(), Value::Int(1)), ("v".into(), Value::Int(1))]));
+        let Ok(Mapped::Apply(change)) = mapping.map_event(Direction::LegacyToRevamp, &event) else {
+            panic!("{snapshot:?}")
+        };
+        assert_eq!(matches!(change.kind, RowChangeKind::Seed(_)), seed, "{snapshot:?}");
     }
 }
 
