@@ -799,13 +799,21 @@ fn collisions(decisions: HashMap<TableName, Decisions>) -> impl Iterator<Item = 
 /// What a collision's dead letter says: the key, the stored row, and the operator's next step.
 fn collision_text(table: &TableName, collision: &Collision) -> String {
     let key: Vec<String> = collision.key.iter().map(|(c, v)| format!("{c}={v}")).collect();
-    format!(
-        "bootstrap collision in {table}: the target already holds a different row under ({}): {}. Both rows are \
-         left as they are. Choose which side wins in the mapping (`sync.bootstrap: legacy-wins`, `revamp-wins` or \
-         `newest-wins`), restart the consumer, then replay this dead letter (`dualsync dlq replay`)",
-        key.join(", "),
-        collision.stored
-    )
+    let (key, stored) = (key.join(", "), &collision.stored);
+    if collision.create {
+        format!(
+            "id collision in {table}: the source created a row under ({key}), and the target holds a different row \
+             under it, created there: {stored}. Both rows are left as they are: the two applications hand out the \
+             same ids. Give the key disjoint ranges on the two sides (see `dualsync check`), give one of the two \
+             rows a new id, then replay this dead letter (`dualsync dlq replay`)"
+        )
+    } else {
+        format!(
+            "bootstrap collision in {table}: the target already holds a different row under ({key}): {stored}. Both \
+             rows are left as they are. Choose which side wins in the mapping (`sync.bootstrap: legacy-wins`, \
+             `revamp-wins` or `newest-wins`), restart the consumer, then replay this dead letter (`dualsync dlq replay`)"
+        )
+    }
 }
 
 /// A collision reported without a dead-letter topic.

@@ -20,6 +20,11 @@ pub struct RowChange {
 pub enum RowChangeKind {
     /// Insert the row, or update the existing row with the same key.
     Upsert(Row),
+    /// A row the source has just inserted: an upsert, except where the target generates its key
+    /// (a surrogate id): a different row stored there under that key, not newer than this one,
+    /// is another entity that took the same id on the other side — a collision, left alone and
+    /// reported, never merged.
+    Create(Row),
     /// Delete the row with this key (the row holds at least the key columns, target names).
     Delete(Row),
     /// The row as a snapshot read it at the source (the bootstrap): inserted when the target
@@ -34,7 +39,7 @@ impl RowChangeKind {
     /// The row written, for an upsert or a snapshot row.
     pub fn written_row(&self) -> Option<&Row> {
         match self {
-            RowChangeKind::Upsert(row) | RowChangeKind::Seed(row) => Some(row),
+            RowChangeKind::Upsert(row) | RowChangeKind::Create(row) | RowChangeKind::Seed(row) => Some(row),
             RowChangeKind::Delete(_) | RowChangeKind::Truncate => None,
         }
     }
@@ -211,10 +216,10 @@ impl Mapping {
                 if let Some(flag) = pair.source_flag(direction.reverse()) {
                     dualsync_loopguard::stamp(&mut row, flag);
                 }
-                if op == Op::Read && event.source.is_snapshot() {
-                    RowChangeKind::Seed(row)
-                } else {
-                    RowChangeKind::Upsert(row)
+                match op {
+                    Op::Read if event.source.is_snapshot() => RowChangeKind::Seed(row),
+                    Op::Create => RowChangeKind::Create(row),
+                    _ => RowChangeKind::Upsert(row),
                 }
             }
         };

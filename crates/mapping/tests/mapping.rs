@@ -48,7 +48,7 @@ fn upsert_renames_table_and_columns_legacy_to_revamp() {
         row(&[("id", Value::Int(1)), ("title", Value::Text("saw".into())), ("weight_kg", Value::Float(1.5))]);
     assert_eq!(
         mapped,
-        Ok(Mapped::Apply(RowChange { table: table("catalog", "items"), kind: RowChangeKind::Upsert(expected) }))
+        Ok(Mapped::Apply(RowChange { table: table("catalog", "items"), kind: RowChangeKind::Create(expected) }))
     );
 }
 
@@ -289,9 +289,9 @@ proptest! {
         let names = ["id", "name", "weight", &format!("x_{extra}")];
         let original = Row(names.iter().map(|n| n.to_string()).zip(values).collect());
         let forward = mapping.map_event(Direction::LegacyToRevamp, &event(Op::Create, "inventory", "products", None, None, Some(original.clone())));
-        let Ok(Mapped::Apply(RowChange { table, kind: RowChangeKind::Upsert(revamp_row) })) = forward else { panic!("{forward:?}") };
+        let Ok(Mapped::Apply(RowChange { table, kind: RowChangeKind::Create(revamp_row) })) = forward else { panic!("{forward:?}") };
         let back = mapping.map_event(Direction::RevampToLegacy, &event(Op::Create, "catalog", &table.name, None, None, Some(revamp_row)));
-        let Ok(Mapped::Apply(RowChange { kind: RowChangeKind::Upsert(legacy_row), .. })) = back else { panic!("{back:?}") };
+        let Ok(Mapped::Apply(RowChange { kind: RowChangeKind::Create(legacy_row), .. })) = back else { panic!("{back:?}") };
         prop_assert_eq!(legacy_row, original);
     }
 }
@@ -303,7 +303,7 @@ fn excluded_columns_and_explicit_reverse_values() {
     let legacy = row(&[("id", Value::Int(1)), ("kind", Value::Text("b".into())), ("secret", Value::Text("pw".into()))]);
     let forward = mapping.map_event(Direction::LegacyToRevamp, &event(Op::Create, "s", "t", None, None, Some(legacy)));
     let expected = row(&[("id", Value::Int(1)), ("kind", Value::Text("X".into()))]);
-    assert_eq!(forward, Ok(Mapped::Apply(RowChange { table: table("r", "t"), kind: RowChangeKind::Upsert(expected) })));
+    assert_eq!(forward, Ok(Mapped::Apply(RowChange { table: table("r", "t"), kind: RowChangeKind::Create(expected) })));
     let revamp =
         row(&[("id", Value::Int(1)), ("kind", Value::Text("X".into())), ("secret", Value::Text("other".into()))]);
     let back = mapping.map_event(Direction::RevampToLegacy, &event(Op::Update, "r", "t", None, None, Some(revamp)));

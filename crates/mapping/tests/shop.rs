@@ -35,7 +35,9 @@ fn naive(s: &str) -> NaiveDateTime {
 
 fn upserted(mapped: Result<Mapped, MapError>) -> (TableName, Row) {
     match mapped {
-        Ok(Mapped::Apply(RowChange { table, kind: RowChangeKind::Upsert(row) })) => (table, row),
+        Ok(Mapped::Apply(RowChange { table, kind: RowChangeKind::Upsert(row) | RowChangeKind::Create(row) })) => {
+            (table, row)
+        }
         other => panic!("expected an upsert, got {other:?}"),
     }
 }

@@ -1,16 +1,26 @@
 //! Several changes to one row within a batch collapse to the row's final state.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
+use dualsync_conflict::Guard;
 use dualsync_envelope::Value;
 use dualsync_mapping::{RowChange, RowChangeKind};
 
 /// Collapses `changes` whose `keys` (one per change: the table and its key values) repeat: the
 /// last change of each row wins and takes the place of that last occurrence, so the final states
-/// keep their relative order. A later upsert that lacks a value (unchanged TOAST) keeps the value
-/// an earlier upsert of the batch gave; a delete followed by a create is a create.
-pub(crate) fn collapse<'a>(changes: &'a [RowChange], keys: &[String]) -> Cow<'a, [RowChange]> {
+/// keep their relative order — unless `guard` (the table's conflict rule, if any) says the earlier
+/// change is newer: one row's changes can arrive from two topics (a delete from the table's topic,
+/// with its coarse binlog time, and its exact twin from the tombstone topic), whose order in the
+/// batch says nothing, and the change last writer wins would keep must be the one kept. A later
+/// upsert that lacks a value (unchanged TOAST) keeps the value an earlier upsert of the batch
+/// gave; a delete followed by a create is a create.
+pub(crate) fn collapse<'a>(
+    changes: &'a [RowChange],
+    keys: &[String],
+    guard: impl Fn(&RowChange) -> Option<Guard>,
+) -> Cow<'a, [RowChange]> {
     let mut last: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
     for (i, key) in keys.iter().enumerate() {
         last.insert(key.as_str(), i);
@@ -21,8 +31,18 @@ pub(crate) fn collapse<'a>(changes: &'a [RowChange], keys: &[String]) -> Cow<'a,
     let mut state: HashMap<&str, RowChange> = HashMap::new();
     let mut out = Vec::with_capacity(last.len());
     for (i, (change, key)) in changes.iter().zip(keys).enumerate() {
-        let merged = match (state.remove(key.as_str()), &change.kind) {
-            (Some(RowChange { kind: RowChangeKind::Upsert(earlier), .. }), RowChangeKind::Upsert(later)) => {
+        let earlier = state.remove(key.as_str());
+        if let Some(earlier) = &earlier
+            && guard(change).is_some_and(|g| newer(&g, earlier, change))
+        {
+            keep(&mut out, &mut state, &last, i, key, earlier.clone());
+            continue;
+        }
+        let merged = match (earlier, &change.kind) {
+            (Some(RowChange { kind: earlier, .. }), RowChangeKind::Upsert(later))
+                if earlier.written_row().is_some() =>
+            {
+                let earlier = earlier.written_row().expect("checked");
                 let mut row = later.clone();
                 for (column, value) in row.0.iter_mut() {
                     if *value == Value::Unavailable
@@ -35,13 +55,61 @@ pub(crate) fn collapse<'a>(changes: &'a [RowChange], keys: &[String]) -> Cow<'a,
             }
             _ => change.clone(),
         };
-        if last.get(key.as_str()) == Some(&i) {
-            out.push(merged);
-        } else {
-            state.insert(key.as_str(), merged);
-        }
+        keep(&mut out, &mut state, &last, i, key, merged);
     }
     Cow::Owned(out)
+}
+
+/// Keeps `change` as the state of the row `key`: out in place of its last occurrence `i`, or
+/// in `state` until then.
+fn keep<'k>(
+    out: &mut Vec<RowChange>,
+    state: &mut HashMap<&'k str, RowChange>,
+    last: &HashMap<&str, usize>,
+    i: usize,
+    key: &'k str,
+    change: RowChange,
+) {
+    if last.get(key) == Some(&i) {
+        out.push(change);
+    } else {
+        state.insert(key, change);
+    }
+}
+
+/// Whether `earlier` beats `later` under `guard`: both carry the conflict value, and the earlier
+/// one's is greater, or equal with the earlier a delete and the later not (a delete wins ties).
+fn newer(guard: &Guard, earlier: &RowChange, later: &RowChange) -> bool {
+    fn stamp<'c>(c: &'c RowChange, column: &str) -> Option<&'c Value> {
+        match &c.kind {
+            RowChangeKind::Upsert(row)
+            | RowChangeKind::Create(row)
+            | RowChangeKind::Seed(row)
+            | RowChangeKind::Delete(row) => row.get(column).filter(|v| !v.is_null()),
+            RowChangeKind::Truncate => None,
+        }
+    }
+    let is_delete = |c: &RowChange| matches!(c.kind, RowChangeKind::Delete(_));
+    match stamp(earlier, &guard.column).zip(stamp(later, &guard.column)).and_then(|(a, b)| order(a, b)) {
+        Some(Ordering::Greater) => true,
+        Some(Ordering::Equal) => is_delete(earlier) && !is_delete(later),
+        _ => false,
+    }
+}
+
+/// The order of two conflict values of one column, when they are comparable.
+fn order(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
+        (Value::UInt(a), Value::UInt(b)) => Some(a.cmp(b)),
+        (Value::Int(a), Value::UInt(b)) => Some(i128::from(*a).cmp(&i128::from(*b))),
+        (Value::UInt(a), Value::Int(b)) => Some(i128::from(*a).cmp(&i128::from(*b))),
+        (Value::Decimal(a), Value::Decimal(b)) => Some(a.cmp(b)),
+        (Value::Timestamp(a), Value::Timestamp(b)) => Some(a.cmp(b)),
+        (Value::TimestampTz(a), Value::TimestampTz(b)) => Some(a.cmp(b)),
+        (Value::Date(a), Value::Date(b)) => Some(a.cmp(b)),
+        _ => None,
+    }
 }
 
 /// Within each run of consecutive changes to one table, moves the deletes before the upserts
@@ -93,13 +161,14 @@ mod tests {
 
     fn run(input: Vec<(RowChange, String)>) -> Vec<(i64, &'static str, Value)> {
         let (changes, keys): (Vec<_>, Vec<_>) = input.into_iter().unzip();
-        collapse(&changes, &keys)
+        collapse(&changes, &keys, |_| None)
             .into_owned()
             .into_iter()
             .map(|c| match c.kind {
                 RowChangeKind::Upsert(r) => (r.0[0].1.clone(), "u", r.0[1].1.clone()),
                 RowChangeKind::Delete(r) => (r.0[0].1.clone(), "d", r.0[1].1.clone()),
                 RowChangeKind::Seed(r) => (r.0[0].1.clone(), "s", r.0[1].1.clone()),
+                RowChangeKind::Create(r) => (r.0[0].1.clone(), "c", r.0[1].1.clone()),
                 RowChangeKind::Truncate => (Value::Null, "t", Value::Null),
             })
             .map(|(id, k, doc)| (if let Value::Int(i) = id { i } else { -1 }, k, doc))

@@ -48,7 +48,7 @@ pub(crate) fn plan<'a>(
         let table = schema.name.to_string();
         match &change.kind {
             // A row that lacks values (unchanged TOAST) exists at the source: update what it has.
-            RowChangeKind::Upsert(row) | RowChangeKind::Seed(row) if partial(row) => {
+            RowChangeKind::Upsert(row) | RowChangeKind::Create(row) | RowChangeKind::Seed(row) if partial(row) => {
                 let columns = check_upsert(schema, row)?;
                 let guard = policy.and_then(|p| p.guard.as_ref());
                 let set: Vec<&str> = columns.iter().copied().filter(|c| !schema.key.iter().any(|k| k == c)).collect();
@@ -70,7 +70,7 @@ pub(crate) fn plan<'a>(
                 });
                 i += 1;
             }
-            RowChangeKind::Upsert(row) | RowChangeKind::Seed(row) => {
+            RowChangeKind::Upsert(row) | RowChangeKind::Create(row) | RowChangeKind::Seed(row) => {
                 let columns = check_upsert(schema, row)?;
                 let mut rows: Vec<&Row> = vec![row];
                 while let Some(RowChangeKind::Upsert(next)) = changes.get(i + rows.len()).map(|c| &c.kind) {
@@ -264,7 +264,10 @@ pub(crate) fn weighings<'a>(
             let rows: Vec<&Row> = part
                 .iter()
                 .map(|&i| match &changes[i].kind {
-                    RowChangeKind::Upsert(row) | RowChangeKind::Seed(row) | RowChangeKind::Delete(row) => row,
+                    RowChangeKind::Upsert(row)
+                    | RowChangeKind::Create(row)
+                    | RowChangeKind::Seed(row)
+                    | RowChangeKind::Delete(row) => row,
                     RowChangeKind::Truncate => unreachable!("only upserts and deletes are weighed"),
                 })
                 .collect();

@@ -32,6 +32,10 @@ pub struct TableSchema {
     /// PostgreSQL: the sequence that generates the (single-column) primary key, if any
     /// (SERIAL or IDENTITY). After dualsync inserts explicit ids, it is advanced past them.
     pub sequence: Option<String>,
+    /// Whether the database generates the (single-column) primary key (PostgreSQL SERIAL or
+    /// IDENTITY, MySQL AUTO_INCREMENT): a surrogate id, which each side's application hands out
+    /// for its own new entities.
+    pub generated_key: bool,
     /// Whether a foreign key of the table references the table itself (a tree): then the order
     /// of its rows' changes within a batch is kept exactly.
     pub self_referencing: bool,
@@ -62,6 +66,7 @@ impl TableSchema {
             columns,
             key: key.into_iter().map(|(_, n)| n).collect(),
             sequence: None,
+            generated_key: false,
             self_referencing: false,
         })
     }
@@ -91,6 +96,7 @@ impl TableSchema {
                 .fetch_one(pool)
                 .await
                 .map_err(WriteError::database(format!("reading the key sequence of {name}")))?;
+            schema.generated_key = schema.sequence.is_some();
         }
         schema.self_referencing = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND conrelid = to_regclass($1) AND confrelid = conrelid)",
@@ -106,7 +112,8 @@ impl TableSchema {
     /// connection's default database.
     pub async fn read_mysql(pool: &MySqlPool, name: &TableName) -> Result<TableSchema, WriteError> {
         let rows = sqlx::query(
-            "SELECT c.COLUMN_NAME, c.COLUMN_TYPE, CAST(COALESCE(s.SEQ_IN_INDEX, 0) AS SIGNED) \
+            "SELECT c.COLUMN_NAME, c.COLUMN_TYPE, CAST(COALESCE(s.SEQ_IN_INDEX, 0) AS SIGNED), \
+                    CAST(c.EXTRA LIKE '%auto_increment%' AS SIGNED) \
              FROM information_schema.COLUMNS c \
              LEFT JOIN information_schema.STATISTICS s ON s.TABLE_SCHEMA = c.TABLE_SCHEMA \
                   AND s.TABLE_NAME = c.TABLE_NAME AND s.COLUMN_NAME = c.COLUMN_NAME AND s.INDEX_NAME = 'PRIMARY' \
@@ -120,6 +127,7 @@ impl TableSchema {
         .map_err(WriteError::database(format!("reading the columns of {name}")))?;
         let columns = rows.iter().map(|r| (r.get(0), r.get(1), r.get(1), r.get(2))).collect();
         let mut schema = TableSchema::from_rows(name, columns)?;
+        schema.generated_key = schema.key.len() == 1 && rows.iter().any(|r| r.get::<i64, _>(3) == 1);
         let references: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM information_schema.KEY_COLUMN_USAGE \
              WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? \

@@ -3,6 +3,13 @@
 //! inserted; a row it holds with the same values is left alone; a *different* row is a collision
 //! of two entities that the two applications created under one key before sync began, and the
 //! table's [`OnCollision`] policy settles it — never a silent merge by the conflict column.
+//!
+//! Live creates ([`RowChangeKind::Create`]) into a table whose key the target generates (a
+//! surrogate id) are compared the same way: a different row under the new row's id is another
+//! entity the other side's application created with the same id (overlapping id ranges). If the
+//! conflict rule would let the create through, it would merge the two; it is left out and
+//! reported instead. (If the stored row is newer, the create loses as usual, and the other side
+//! reports the collision when this side's create arrives there.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +28,9 @@ pub struct Collision {
     pub key: Vec<(String, String)>,
     /// The stored row, as JSON text.
     pub stored: String,
+    /// A live create met it (both sides' applications handed out the same id), rather than a
+    /// snapshot row (the bootstrap).
+    pub create: bool,
 }
 
 /// What the comparison decided for one snapshot row.
@@ -38,6 +48,8 @@ pub(crate) enum Outcome {
     Keep,
     /// A different row, left alone and reported (policy `refuse`).
     Refused(Collision),
+    /// A live create meeting a different row: a collision if the conflict rule lets it through.
+    Contested(Collision),
 }
 
 /// One comparison query: some snapshot rows of one table.
@@ -49,6 +61,8 @@ pub(crate) struct Comparison<'a> {
     pub(crate) policy: OnCollision,
     /// Whether the table has a conflict rule (`newest` needs one).
     pub(crate) guarded: bool,
+    /// Whether the rows are live creates rather than snapshot rows.
+    pub(crate) creates: bool,
 }
 
 /// The comparisons for the snapshot rows among `changes`: per table and set of columns, in
@@ -59,18 +73,27 @@ pub(crate) fn comparisons<'a>(
     schemas: &'a [Arc<TableSchema>],
     policies: &HashMap<TableName, TablePolicy>,
 ) -> Result<Vec<Comparison<'a>>, WriteError> {
-    let mut groups: Vec<(Vec<&str>, Vec<usize>)> = Vec::new();
+    let mut groups: Vec<(Vec<&str>, bool, Vec<usize>)> = Vec::new();
     for (i, change) in changes.iter().enumerate() {
-        let RowChangeKind::Seed(row) = &change.kind else { continue };
-        let flag = policies.get(&change.table).and_then(|p| p.source_flag.as_deref());
+        let policy = policies.get(&change.table);
+        let (row, creates) = match &change.kind {
+            RowChangeKind::Seed(row) => (row, false),
+            RowChangeKind::Create(row) if schemas[i].generated_key && policy.is_some_and(|p| p.guard.is_some()) => {
+                (row, true)
+            }
+            _ => continue,
+        };
+        let flag = policy.and_then(|p| p.source_flag.as_deref());
         let columns: Vec<&str> = row.iter().map(|(c, _)| c).filter(|c| Some(*c) != flag).collect();
-        match groups.iter_mut().find(|(c, p)| changes[p[0]].table == change.table && *c == columns) {
-            Some((_, positions)) => positions.push(i),
-            None => groups.push((columns, vec![i])),
+        let group =
+            groups.iter_mut().find(|(c, k, p)| changes[p[0]].table == change.table && *k == creates && *c == columns);
+        match group {
+            Some((_, _, positions)) => positions.push(i),
+            None => groups.push((columns, creates, vec![i])),
         }
     }
     let mut out = Vec::new();
-    for (columns, positions) in groups {
+    for (columns, creates, positions) in groups {
         let (schema, table) = (&*schemas[positions[0]], &changes[positions[0]].table);
         if let Some(column) = columns.iter().find(|c| schema.column(c).is_none()) {
             return Err(WriteError::UnknownColumn { table: schema.name.to_string(), column: column.to_string() });
@@ -78,7 +101,7 @@ pub(crate) fn comparisons<'a>(
         let policy = policies.get(table);
         let name = schema.name.to_string();
         for part in positions.chunks(4096) {
-            let rows: Vec<&Row> = part.iter().map(|&i| seed_row(&changes[i])).collect();
+            let rows: Vec<&Row> = part.iter().filter_map(|&i| changes[i].kind.written_row()).collect();
             out.push(Comparison {
                 statement: Statement {
                     sql: dialect.compare(schema, &columns),
@@ -90,6 +113,7 @@ pub(crate) fn comparisons<'a>(
                 positions: part.to_vec(),
                 policy: policy.map(|p| p.on_collision).unwrap_or_default(),
                 guarded: policy.is_some_and(|p| p.guard.is_some()),
+                creates,
             });
         }
     }
@@ -107,37 +131,35 @@ pub(crate) fn outcome(
     if !differs {
         return Outcome::Identical;
     }
+    if comparison.creates {
+        return Outcome::Contested(collision(row, schema, stored, true));
+    }
     match comparison.policy {
         OnCollision::Overwrite => Outcome::Overwrite,
         OnCollision::Keep => Outcome::Keep,
         OnCollision::Newest if comparison.guarded => Outcome::Newest,
-        OnCollision::Newest | OnCollision::Refuse => Outcome::Refused(collision(row, schema, stored)),
+        OnCollision::Newest | OnCollision::Refuse => Outcome::Refused(collision(row, schema, stored, false)),
     }
 }
 
 /// The collision of `row` with the `stored` row under its key.
-fn collision(row: &Row, schema: &TableSchema, stored: String) -> Collision {
+fn collision(row: &Row, schema: &TableSchema, stored: String, create: bool) -> Collision {
     let key = schema.key.iter().map(|k| (k.clone(), row.get(k).and_then(key_text).unwrap_or_default())).collect();
-    Collision { key, stored }
+    Collision { key, stored, create }
 }
 
-/// The row of a snapshot change.
-pub(crate) fn seed_row(change: &RowChange) -> &Row {
-    match &change.kind {
-        RowChangeKind::Seed(row) | RowChangeKind::Upsert(row) | RowChangeKind::Delete(row) => row,
-        RowChangeKind::Truncate => unreachable!("only snapshot rows are compared"),
-    }
-}
-
-/// The snapshot rows of `changes` settled: each becomes an upsert, and those that write nothing
-/// (identical, kept, refused) or are written unguarded (overwritten) leave `changes`, `schemas`
-/// and `copy` (kept in step). The counts go to `decisions`.
+/// The snapshot rows and creates of `changes` settled: each becomes an upsert, and those that
+/// write nothing (identical, kept, refused) or are written unguarded (overwritten) leave
+/// `changes`, `schemas` and `copy` (kept in step). The counts go to `decisions`.
 pub(crate) struct Settled {
     /// The snapshot rows that replace a different stored row, as upserts to write without the
     /// conflict rule.
     pub(crate) overwrites: Vec<RowChange>,
     /// Their tables.
     pub(crate) overwrite_schemas: Vec<Arc<TableSchema>>,
+    /// Creates that met a different row, by their position in the settled `changes`: if the
+    /// weighing lets one through, it is a collision and left out.
+    pub(crate) contested: Vec<(usize, Collision)>,
 }
 
 /// Compares the snapshot rows among `changes` with the stored rows, in `tx`, and settles them
@@ -151,8 +173,8 @@ pub(crate) async fn settle(
     policies: &HashMap<TableName, TablePolicy>,
     decisions: &mut HashMap<TableName, crate::Decisions>,
 ) -> Result<Settled, WriteError> {
-    let mut settled = Settled { overwrites: Vec::new(), overwrite_schemas: Vec::new() };
-    if !changes.iter().any(|c| matches!(c.kind, RowChangeKind::Seed(_))) {
+    let mut settled = Settled { overwrites: Vec::new(), overwrite_schemas: Vec::new(), contested: Vec::new() };
+    if !changes.iter().any(|c| matches!(c.kind, RowChangeKind::Seed(_) | RowChangeKind::Create(_))) {
         return Ok(settled);
     }
     // Every compared row is stored; those the query does not return are not.
@@ -162,22 +184,27 @@ pub(crate) async fn settle(
             let Some(&position) = usize::try_from(n - 1).ok().and_then(|n| comparison.positions.get(n)) else {
                 continue;
             };
-            let row = seed_row(&changes[position]);
-            outcomes[position] = outcome(&comparison, row, &schemas[position], differs != 0, stored);
+            if let Some(row) = changes[position].kind.written_row() {
+                outcomes[position] = outcome(&comparison, row, &schemas[position], differs != 0, stored);
+            }
         }
     }
     let owned = changes.to_mut();
     let mut kept = Vec::with_capacity(owned.len());
     for (position, outcome) in outcomes.into_iter().enumerate() {
         let change = &mut owned[position];
-        let RowChangeKind::Seed(row) = &mut change.kind else {
+        let (RowChangeKind::Seed(row) | RowChangeKind::Create(row)) = &mut change.kind else {
             kept.push(position);
             continue;
         };
-        change.kind = RowChangeKind::Upsert(std::mem::replace(row, Row(Vec::new())));
+        change.kind = RowChangeKind::Upsert(std::mem::take(row));
         let counts = decisions.entry(change.table.clone()).or_default();
         match outcome {
             Outcome::Insert | Outcome::Newest => kept.push(position),
+            Outcome::Contested(collision) => {
+                settled.contested.push((kept.len(), collision));
+                kept.push(position);
+            }
             Outcome::Overwrite => {
                 counts.collisions_settled += 1;
                 settled.overwrites.push(change.clone());
@@ -218,9 +245,8 @@ impl crate::Writer {
                 let Some(&position) = usize::try_from(n - 1).ok().and_then(|n| comparison.positions.get(n)) else {
                     continue;
                 };
-                if differs != 0 {
-                    let found = collision(seed_row(&changes[position]), &schemas[position], stored);
-                    out.push((changes[position].table.clone(), found));
+                if let (true, Some(row)) = (differs != 0, changes[position].kind.written_row()) {
+                    out.push((changes[position].table.clone(), collision(row, &schemas[position], stored, false)));
                 }
             }
         }

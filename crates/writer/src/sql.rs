@@ -454,6 +454,7 @@ mod tests {
             ],
             key: vec!["id".into()],
             sequence: None,
+            generated_key: false,
             self_referencing: false,
         }
     }

@@ -34,6 +34,7 @@ pub(crate) fn schema(target: &TableSchema, policy: Option<&TablePolicy>) -> Opti
         columns,
         key: target.key.clone(),
         sequence: None,
+        generated_key: false,
         self_referencing: false,
     })
 }

@@ -282,7 +282,10 @@ impl Writer {
         let mut keys = Vec::with_capacity(changes.len());
         for (i, (change, schema)) in changes.iter().zip(&schemas).enumerate() {
             let row = match &change.kind {
-                RowChangeKind::Upsert(row) | RowChangeKind::Seed(row) | RowChangeKind::Delete(row) => row,
+                RowChangeKind::Upsert(row)
+                | RowChangeKind::Create(row)
+                | RowChangeKind::Seed(row)
+                | RowChangeKind::Delete(row) => row,
                 // A truncate keeps its place among the changes around it.
                 RowChangeKind::Truncate => {
                     keys.push(format!("\u{0}truncate {i}"));
@@ -296,7 +299,7 @@ impl Writer {
                 None => format!("\u{0}{i}"),
             });
         }
-        let mut changes = collapse(changes, &keys);
+        let mut changes = collapse(changes, &keys, |c| self.policies.get(&c.table).and_then(|p| p.guard.clone()));
         let mut schemas = match &changes {
             std::borrow::Cow::Borrowed(_) => schemas,
             std::borrow::Cow::Owned(collapsed) => self.schemas(collapsed).await?,
@@ -319,7 +322,7 @@ impl Writer {
             .iter()
             .map(|c| {
                 may_copy
-                    && matches!(c.kind, RowChangeKind::Upsert(_) | RowChangeKind::Seed(_))
+                    && c.kind.written_row().is_some()
                     && self.copy_backoff.get(&c.table).is_none_or(|b| b.skip == 0)
             })
             .collect();
@@ -444,6 +447,15 @@ impl Writer {
                 counts.applied -= u64::from(lost);
                 // A delete that loses matches no row by itself, and its tombstone is still kept.
                 left_out[position] |= lost && !weighing.deletes;
+            }
+        }
+        // A create that would be written over a different row under its generated id: the two
+        // sides' applications created two entities with one id. Left alone and reported.
+        for (position, collision) in seeds.contested {
+            if let (false, Some(counts)) = (left_out[position], decisions.get_mut(&changes[position].table)) {
+                left_out[position] = true;
+                counts.applied -= 1;
+                counts.collisions.push(collision);
             }
         }
         if left_out.contains(&true) {

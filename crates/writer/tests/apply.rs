@@ -950,3 +950,32 @@ async fn old_tombstones_are_pruned() {
         assert_eq!(tombstones(&db).await, rows(&[&["2", "2024-01-01 10:00:06"]]), "{kind:?}");
     }
 }
+
+/// One row's delete arrives twice in one batch, from two topics in either order: from the table's
+/// topic with the binlog's whole-second time (older than the row's last update), and from the
+/// tombstone topic with the exact time. The batch keeps the newer one, whatever the order, so
+/// the delete wins over the row it deleted (the convergence harness found it losing).
+#[tokio::test]
+async fn of_two_deletes_of_one_row_in_a_batch_the_newer_is_kept() {
+    use dualsync_conflict::Kind as Conflict;
+    for kind in KINDS {
+        let (db, mut writer) = versioned(kind).await;
+        let docs = table(&db, "docs");
+        writer.set_policy(docs.clone(), guard("modified", Conflict::Timestamp, false));
+        let deleted = |at: &str| {
+            let RowChangeKind::Upsert(mut row) = doc(&db, 1, "", at, 0).kind else { unreachable!() };
+            row.0.retain(|(c, _)| c == "id" || c == "modified");
+            RowChange { table: docs.clone(), kind: RowChangeKind::Delete(row) }
+        };
+        for order in [[0, 1], [1, 0]] {
+            writer.apply(&[doc(&db, 1, "v1", "2024-01-01 10:00:05", 1)], &[]).await.unwrap();
+            let twins = [deleted("2024-01-01 10:00:07"), deleted("2024-01-01 10:00:04")];
+            writer.apply(&[twins[order[0]].clone(), twins[order[1]].clone()], &[]).await.unwrap();
+            assert_eq!(bodies(&db).await, rows(&[]), "{kind:?} {order:?}: the exact delete wins");
+            // Its tombstone keeps the exact time: an update older than it stays out.
+            writer.apply(&[doc(&db, 1, "v2", "2024-01-01 10:00:06", 2)], &[]).await.unwrap();
+            assert_eq!(bodies(&db).await, rows(&[]), "{kind:?} {order:?}: not resurrected");
+            db.exec("DELETE FROM {ns}.dualsync_tomb_docs").await;
+        }
+    }
+}

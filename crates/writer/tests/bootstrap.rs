@@ -133,3 +133,44 @@ async fn a_snapshot_row_does_not_resurrect_a_row_deleted_after_it() {
         assert_eq!(names(&db).await, rows(&[&["ada"], &["bob"], &["cy"]]), "{kind:?}: the tombstone wins");
     }
 }
+
+/// Both applications handed out id 2 for a new person (overlapping id ranges). The create that
+/// arrives would win by its time and merge the two people into one; it is left out and reported
+/// instead. A create that loses by its time is just stale (the other side reports it), one already
+/// stored is a re-delivery, and a table whose key is not generated (a natural key) merges as usual.
+#[tokio::test]
+async fn a_create_over_a_different_row_under_a_generated_id_is_a_collision() {
+    for kind in KINDS {
+        let (db, mut writer) = seeded(kind).await;
+        let generated = match kind {
+            Kind::Postgres => {
+                "CREATE SEQUENCE {ns}.people_id_seq OWNED BY {ns}.people.id; \
+                 ALTER TABLE {ns}.people ALTER COLUMN id SET DEFAULT nextval('{ns}.people_id_seq')"
+            }
+            Kind::MySql => "ALTER TABLE {ns}.people MODIFY id INTEGER NOT NULL AUTO_INCREMENT",
+        };
+        writer.set_policy(table(&db), policy(OnCollision::Refuse));
+        let create =
+            |id, name, at| RowChange { table: table(&db), kind: RowChangeKind::Create(row(id, name, None, at)) };
+        // A natural key first: the newer create wins, as any newer change.
+        let decided = writer.apply(&[create(2, "bea", "2024-01-01 10:00:03")], &[]).await.unwrap();
+        assert!(decided[&table(&db)].collisions.is_empty(), "{kind:?}");
+        assert_eq!(names(&db).await, rows(&[&["ada"], &["bea"], &["cy"]]), "{kind:?}: merged by last writer wins");
+        db.exec(generated).await;
+        let mut writer = Writer::connect(&db.url).await.unwrap();
+        writer.set_policy(table(&db), policy(OnCollision::Refuse));
+        let decided = writer.apply(&[create(3, "cid", "2024-01-01 10:00:06")], &[]).await.unwrap();
+        let d = &decided[&table(&db)];
+        assert_eq!((d.applied, d.collisions.len()), (0, 1), "{kind:?}: {d:?}");
+        assert!(d.collisions[0].create && d.collisions[0].key == [("id".to_string(), "3".to_string())], "{kind:?}");
+        assert!(d.collisions[0].stored.contains("cy"), "{kind:?}: {:?}", d.collisions[0]);
+        // Older than the stored row: stale, not reported here.
+        let decided = writer.apply(&[create(3, "cid", "2024-01-01 10:00:04")], &[]).await.unwrap();
+        assert_eq!((decided[&table(&db)].stale, decided[&table(&db)].collisions.len()), (1, 0), "{kind:?}");
+        // The row already stored (a re-delivery), and a new id: nothing to report.
+        let batch = [create(1, "ada", "2024-01-01 10:00:01"), create(7, "eve", "2024-01-01 10:00:07")];
+        let decided = writer.apply(&batch, &[]).await.unwrap();
+        assert_eq!((decided[&table(&db)].identical, decided[&table(&db)].collisions.len()), (1, 0), "{kind:?}");
+        assert_eq!(names(&db).await, rows(&[&["ada"], &["bea"], &["cy"], &["eve"]]), "{kind:?}");
+    }
+}
