@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against the real services, starting them first.
-# Extra arguments go to `cargo test` (e.g. `testing/test.sh -p dualsync-writer`).
+# Extra arguments go to `cargo test` (e.g. `testing/test.sh -p dualsync-writer`); without them the
+# short run of the convergence harness follows (30 s of writes with faults, seed
+# $TORTURE_SEED or 1; about two minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,3 +10,6 @@ testing/services.sh up
 eval "$(testing/services.sh env)"
 echo "test services: $(testing/services.sh status | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
 cargo test --workspace "$@"
+if [ $# -eq 0 ]; then
+  testing/torture.sh --seed "${TORTURE_SEED:-1}" --seconds 30
+fi

@@ -116,13 +116,13 @@ async fn changes_travel_both_ways_and_never_echo() {
     };
     revamp.exec(&format!("INSERT INTO {} VALUES (1, 'made in the revamp')", revamp.qualified("items"))).await;
     legacy.exec(&format!("INSERT INTO {} VALUES (2, 'made in legacy')", legacy.qualified("items"))).await;
-    wait_until(60, "both inserts on both sides", || {
+    wait_until(180, "both inserts on both sides", || {
         both(rows(&[&["1", "made in the revamp"], &["2", "made in legacy"]]))
     })
     .await;
     revamp.exec(&format!("UPDATE {} SET name = 'renamed in the revamp' WHERE id = 2", revamp.qualified("items"))).await;
     legacy.exec(&format!("DELETE FROM {} WHERE id = 1", legacy.qualified("items"))).await;
-    wait_until(60, "the update and the delete on both sides", || both(rows(&[&["2", "renamed in the revamp"]]))).await;
+    wait_until(180, "the update and the delete on both sides", || both(rows(&[&["2", "renamed in the revamp"]]))).await;
 
     // Each side's topic holds only its applications' changes: the revamp's insert and update,
     // legacy's insert and delete (+ tombstone). The consumers' writes were not captured.
@@ -221,12 +221,12 @@ async fn a_delete_wins_over_the_row_it_deleted_both_ways() {
             legacy.qualified("items")
         ))
         .await;
-    wait_until(60, "both rows on both sides", || on_both(rows(&[&["1"], &["2"]]))).await;
+    wait_until(180, "both rows on both sides", || on_both(rows(&[&["1"], &["2"]]))).await;
     // WHEN each side deletes its row at once
     revamp.exec(&format!("DELETE FROM {} WHERE id = 1", revamp.qualified("items"))).await;
     legacy.exec(&format!("DELETE FROM {} WHERE id = 2", legacy.qualified("items"))).await;
     // THEN both rows are gone from both sides
-    wait_until(60, "both deletes on both sides", || on_both(Vec::new())).await;
+    wait_until(180, "both deletes on both sides", || on_both(Vec::new())).await;
 
     stop_all(consumers, [(stop_legacy, legacy_task), (stop_revamp, revamp_task)], &revamp, &slot, &publication).await;
 }

@@ -86,11 +86,11 @@ pub fn high_watermark(topic: &str) -> i64 {
 /// The first `count` records of `topic`, decoded; tombstones are `None`.
 pub async fn changes(topic: &str, count: usize) -> Vec<Option<ChangeEvent>> {
     // Wait until the broker has them all (the capture also creates the topic with its first record).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     while high_watermark(topic) < count as i64 {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{topic} has {} of {count} records after 60 s",
+            "{topic} has {} of {count} records after 180 s",
             high_watermark(topic)
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
