@@ -10,6 +10,7 @@
 //! [`Direction`].
 
 pub mod cli;
+mod collision;
 mod config;
 mod http;
 mod parked;

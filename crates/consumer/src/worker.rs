@@ -16,6 +16,7 @@ use rdkafka::message::{Message, OwnedMessage};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
+use crate::collision::{collision_text, collisions, log_collision};
 use crate::parked::{Parking, Partition};
 use crate::policy::{ParkedStep, Retries, Step, parked_step};
 use crate::runtime::{ConsumerError, Context, Shared, Stats, offset_list};
@@ -661,7 +662,7 @@ impl Worker {
                     attempts: 1,
                     parent_missing: false,
                 }),
-                false => log_collision(&batch[*index], table, collision),
+                false => log_collision(&position(&batch[*index]), table, collision),
             }
         }
         reported.len()
@@ -707,7 +708,7 @@ impl Worker {
                     for (table, collision) in collisions(decisions) {
                         match self.dead_letters.is_some() {
                             true => collided.push((i, collision_text(&table, &collision))),
-                            false => log_collision(&message, &table, &collision),
+                            false => log_collision(&position(&message), &table, &collision),
                         }
                     }
                     applied.push(i);
@@ -789,36 +790,6 @@ impl Worker {
         self.stats.done.fetch_add(gone.len() as u64, Ordering::Relaxed);
         Ok(())
     }
-}
-
-/// The refused collisions of a write's decisions, with their tables.
-fn collisions(decisions: HashMap<TableName, Decisions>) -> impl Iterator<Item = (TableName, Collision)> {
-    decisions.into_iter().flat_map(|(table, d)| d.collisions.into_iter().map(move |c| (table.clone(), c)))
-}
-
-/// What a collision's dead letter says: the key, the stored row, and the operator's next step.
-fn collision_text(table: &TableName, collision: &Collision) -> String {
-    let key: Vec<String> = collision.key.iter().map(|(c, v)| format!("{c}={v}")).collect();
-    let (key, stored) = (key.join(", "), &collision.stored);
-    if collision.create {
-        format!(
-            "id collision in {table}: the source created a row under ({key}), and the target holds a different row \
-             under it, created there: {stored}. Both rows are left as they are: the two applications hand out the \
-             same ids. Give the key disjoint ranges on the two sides (see `dualsync check`), give one of the two \
-             rows a new id, then replay this dead letter (`dualsync dlq replay`)"
-        )
-    } else {
-        format!(
-            "bootstrap collision in {table}: the target already holds a different row under ({key}): {stored}. Both \
-             rows are left as they are. Choose which side wins in the mapping (`sync.bootstrap: legacy-wins`, \
-             `revamp-wins` or `newest-wins`), restart the consumer, then replay this dead letter (`dualsync dlq replay`)"
-        )
-    }
-}
-
-/// A collision reported without a dead-letter topic.
-fn log_collision(message: &OwnedMessage, table: &TableName, collision: &Collision) {
-    error!(event = %position(message), "{}", collision_text(table, collision));
 }
 
 /// An event's place, `topic[partition]@offset`, for messages an operator reads.
