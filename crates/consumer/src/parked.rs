@@ -24,8 +24,32 @@ pub(crate) struct ParkedChange {
     pub(crate) message: OwnedMessage,
     /// The mapped change.
     pub(crate) change: RowChange,
-    /// When it was parked: it waits for its parent until `retry.foreign_key_seconds` after this.
+    /// When its wait started: it waits for its parent until `retry.foreign_key_seconds` after
+    /// this, once the consumer has read what came before it (see [`Parking::start_waits`]).
     pub(crate) since: Instant,
+    /// What must be read before its wait counts.
+    pub(crate) horizon: Horizon,
+}
+
+/// Where a parked change's wait starts.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Horizon {
+    /// Not yet known: taken at the next retry round.
+    Unset,
+    /// The partitions' ends when it was first seen: its wait starts once they are read.
+    Until(BTreeMap<Partition, i64>),
+    /// Read: it has waited since `since`.
+    Reached,
+}
+
+impl ParkedChange {
+    /// How long it has waited for its parent (nothing before its horizon is reached).
+    pub(crate) fn waited(&self) -> std::time::Duration {
+        match self.horizon {
+            Horizon::Reached => self.since.elapsed(),
+            Horizon::Unset | Horizon::Until(_) => std::time::Duration::ZERO,
+        }
+    }
 }
 
 /// The parked changes of one worker, in (topic, partition, offset) order.
@@ -68,10 +92,29 @@ impl Parking {
         })
     }
 
+    /// Starts the waits of the parked changes whose horizon the consumer has reached: everything
+    /// the broker held, on every partition, when the change was first seen here has been read
+    /// (`positions`: the consumer's per partition; `ends`: the partitions' high watermarks now).
+    /// Until then a missing parent may still be unread, on another partition (after a restart or
+    /// an outage the consumer is far behind), so its wait does not count. A partition no longer
+    /// read here is not waited for.
+    pub(crate) fn start_waits(&mut self, positions: &BTreeMap<Partition, i64>, ends: &BTreeMap<Partition, i64>) {
+        for parked in &mut self.changes {
+            match &parked.horizon {
+                Horizon::Unset => parked.horizon = Horizon::Until(ends.clone()),
+                Horizon::Until(ends) if ends.iter().all(|(p, end)| positions.get(p).is_none_or(|at| at >= end)) => {
+                    parked.horizon = Horizon::Reached;
+                    parked.since = Instant::now();
+                }
+                Horizon::Until(_) | Horizon::Reached => {}
+            }
+        }
+    }
+
     /// Parks a change, keeping the order.
     pub(crate) fn park(&mut self, message: OwnedMessage, change: RowChange) {
         let position = self.changes.partition_point(|p| order(&p.message) <= order(&message));
-        self.changes.insert(position, ParkedChange { message, change, since: Instant::now() });
+        self.changes.insert(position, ParkedChange { message, change, since: Instant::now(), horizon: Horizon::Unset });
     }
 
     /// The parked changes, in order.
@@ -179,5 +222,28 @@ mod tests {
         assert!(!parking.behind(1, &[]));
         parking.retain(|_, partition| partition == 1);
         assert_eq!(parking.len(), 1);
+    }
+
+    /// After a restart the consumer is behind: a child's wait for its parent starts only once the
+    /// partitions are read up to where they ended when the child was first seen.
+    #[tokio::test]
+    async fn a_wait_counts_once_what_came_before_the_change_is_read() {
+        let mut parking = Parking::default();
+        parking.park(event(0, 4, "a"), change());
+        let at = |offset| BTreeMap::from([(("t".to_string(), 0), 5), (("parents".to_string(), 0), offset)]);
+        let ends = at(900);
+        parking.start_waits(&at(100), &ends);
+        assert_eq!(parking.changes()[0].horizon, Horizon::Until(ends.clone()));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        parking.start_waits(&at(899), &at(1000));
+        assert_eq!(parking.changes()[0].waited(), std::time::Duration::ZERO, "the parents' topic is still behind");
+        parking.start_waits(&at(900), &at(1000));
+        assert_eq!(parking.changes()[0].horizon, Horizon::Reached);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(parking.changes()[0].waited() >= std::time::Duration::from_millis(20));
+        // Later rounds do not move the start again.
+        let waited = parking.changes()[0].waited();
+        parking.start_waits(&at(900), &at(2000));
+        assert!(parking.changes()[0].waited() >= waited);
     }
 }

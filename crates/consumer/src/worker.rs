@@ -668,6 +668,27 @@ impl Worker {
         reported.len()
     }
 
+    /// The consumer's positions (the next offset to read) and the partitions' high watermarks,
+    /// per assigned partition, asked of the broker; empty when they cannot be read.
+    async fn read_positions(&self) -> (BTreeMap<Partition, i64>, BTreeMap<Partition, i64>) {
+        let kafka = self.kafka.clone();
+        let ask = move || {
+            let (mut positions, mut ends) = (BTreeMap::new(), BTreeMap::new());
+            let Ok(list) = kafka.position() else { return (positions, ends) };
+            for e in list.elements() {
+                let partition = (e.topic().to_string(), e.partition());
+                if let rdkafka::Offset::Offset(at) = e.offset() {
+                    positions.insert(partition.clone(), at);
+                }
+                if let Ok((_, high)) = kafka.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(1)) {
+                    ends.insert(partition, high);
+                }
+            }
+            (positions, ends)
+        };
+        tokio::task::spawn_blocking(ask).await.unwrap_or_default()
+    }
+
     /// Retries the parked changes, in order, each in its own transaction: applied once its
     /// parent is there; dead-lettered (or, without a dead-letter topic, the consumer stops) once
     /// it has waited `retry.foreign_key_seconds`, or when the target refuses its data; kept on a
@@ -689,6 +710,10 @@ impl Worker {
 
     async fn retry_parked_round(&mut self) -> Result<(), ConsumerError> {
         let wait = Duration::from_secs(self.config.retry.foreign_key_seconds);
+        // After a restart or an outage the consumer is behind, and a missing parent may still be
+        // unread on another partition: a change's wait counts once what came before it is read.
+        let (positions, ends) = self.read_positions().await;
+        self.parking.start_waits(&positions, &ends);
         let (mut applied, mut dead): (Vec<usize>, Vec<(usize, String)>) = (Vec::new(), Vec::new());
         let mut orphans: Vec<usize> = Vec::new();
         // Applied snapshot rows that collided, for the dead-letter topic.
@@ -697,7 +722,7 @@ impl Worker {
             if self.parking.behind(i, &applied) {
                 continue;
             }
-            let (change, since) = (self.parking.changes()[i].change.clone(), self.parking.changes()[i].since);
+            let (change, waited) = (self.parking.changes()[i].change.clone(), self.parking.changes()[i].waited());
             // A parked delete waits for the rows that still reference its row: those the source
             // deleted too arrive by themselves, but a child written here while the other side
             // deleted the parent never does. The delete, once it wins, takes them with it.
@@ -713,7 +738,7 @@ impl Worker {
                     }
                     applied.push(i);
                 }
-                Err(e) => match parked_step(e.class(), since.elapsed(), wait) {
+                Err(e) => match parked_step(e.class(), waited, wait) {
                     ParkedStep::Wait => {}
                     ParkedStep::DeadLetter if self.dead_letters.is_none() => {
                         let event = position(&self.parking.changes()[i].message);
