@@ -93,8 +93,9 @@ impl Parking {
     }
 
     /// Starts the waits of the parked changes whose horizon the consumer has reached: everything
-    /// the broker held, on every partition, when the change was first seen here has been read
-    /// (`positions`: the consumer's per partition; `ends`: the partitions' high watermarks now).
+    /// the broker held, on every partition, when the change was first seen here has been handled
+    /// by the workers (`positions`: per partition, the offset after the last event handled;
+    /// `ends`: the partitions' high watermarks now).
     /// Until then a missing parent may still be unread, on another partition (after a restart or
     /// an outage the consumer is far behind), so its wait does not count. A partition no longer
     /// read here is not waited for.

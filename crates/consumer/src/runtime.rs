@@ -147,6 +147,10 @@ pub(crate) struct Shared {
     /// Per (topic, partition), the offset after the last event whose batch is committed in the
     /// target: what a revoke commits.
     done_offsets: Mutex<HashMap<(String, i32), i64>>,
+    /// Per (topic, partition), the offset after the last event a worker has handled (applied,
+    /// skipped, dead-lettered or parked), not held back by parked changes: how far every worker
+    /// has got, for the waits of parked changes.
+    handled: Mutex<HashMap<(String, i32), i64>>,
     /// Partitions revoked since the consume loop last looked: it drops their events in hand
     /// (their offsets are not stored, so their next owner reads them).
     revoked: Mutex<Vec<(String, i32)>>,
@@ -174,6 +178,18 @@ impl Shared {
             let next = done_offsets.entry(key.clone()).or_default();
             *next = (*next).max(*offset);
         }
+    }
+
+    /// Records, per partition, the offset after the last event a worker handled. Never backwards.
+    pub(crate) fn handled(&self, partition: &(String, i32), next: i64) {
+        let mut handled = self.handled.lock().expect("handled lock");
+        let slot = handled.entry(partition.clone()).or_default();
+        *slot = (*slot).max(next);
+    }
+
+    /// How far the workers have handled each partition (see [`Shared::handled`]).
+    pub(crate) fn handled_offsets(&self) -> BTreeMap<(String, i32), i64> {
+        self.handled.lock().expect("handled lock").iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     /// Marks events in flight as finished, after [`Shared::advance`] for those applied (a

@@ -374,6 +374,7 @@ impl Worker {
         for (partition, offset) in &last {
             let handled = self.handled.entry(partition.clone()).or_insert(offset + 1);
             *handled = (*handled).max(offset + 1);
+            self.shared.handled(partition, *handled);
         }
         // The batch's transaction records the checkpoints, held back before any parked change.
         let partitions: Vec<Partition> = last.keys().cloned().collect();
@@ -668,23 +669,24 @@ impl Worker {
         reported.len()
     }
 
-    /// The consumer's positions (the next offset to read) and the partitions' high watermarks,
-    /// per assigned partition, asked of the broker; empty when they cannot be read.
-    async fn read_positions(&self) -> (BTreeMap<Partition, i64>, BTreeMap<Partition, i64>) {
-        let kafka = self.kafka.clone();
+    /// Per assigned partition, how far the workers have handled it (a partition none has handled
+    /// yet: the consumer's position in it) and its high watermark, asked of the broker; empty
+    /// when they cannot be read.
+    async fn progress(&self) -> (BTreeMap<Partition, i64>, BTreeMap<Partition, i64>) {
+        let (kafka, mut handled) = (self.kafka.clone(), self.shared.handled_offsets());
         let ask = move || {
-            let (mut positions, mut ends) = (BTreeMap::new(), BTreeMap::new());
-            let Ok(list) = kafka.position() else { return (positions, ends) };
-            for e in list.elements() {
+            let mut ends = BTreeMap::new();
+            let Ok(positions) = kafka.position() else { return (handled, ends) };
+            for e in positions.elements() {
                 let partition = (e.topic().to_string(), e.partition());
-                if let rdkafka::Offset::Offset(at) = e.offset() {
-                    positions.insert(partition.clone(), at);
+                if let (rdkafka::Offset::Offset(at), false) = (e.offset(), handled.contains_key(&partition)) {
+                    handled.insert(partition.clone(), at);
                 }
                 if let Ok((_, high)) = kafka.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(1)) {
                     ends.insert(partition, high);
                 }
             }
-            (positions, ends)
+            (handled, ends)
         };
         tokio::task::spawn_blocking(ask).await.unwrap_or_default()
     }
@@ -712,8 +714,10 @@ impl Worker {
         let wait = Duration::from_secs(self.config.retry.foreign_key_seconds);
         // After a restart or an outage the consumer is behind, and a missing parent may still be
         // unread on another partition: a change's wait counts once what came before it is read.
-        let (positions, ends) = self.read_positions().await;
-        self.parking.start_waits(&positions, &ends);
+        // What every worker has handled: a parent read but still queued for another worker is
+        // not there yet either.
+        let (handled, ends) = self.progress().await;
+        self.parking.start_waits(&handled, &ends);
         let (mut applied, mut dead): (Vec<usize>, Vec<(usize, String)>) = (Vec::new(), Vec::new());
         let mut orphans: Vec<usize> = Vec::new();
         // Applied snapshot rows that collided, for the dead-letter topic.
