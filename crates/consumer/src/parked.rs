@@ -29,6 +29,9 @@ pub(crate) struct ParkedChange {
     pub(crate) since: Instant,
     /// What must be read before its wait counts.
     pub(crate) horizon: Horizon,
+    /// The rows it was last refused for, found missing (empty: not known). Until one of them is
+    /// there, or its wait is over, a retry round does not write it again.
+    pub(crate) missing: Vec<dualsync_writer::MissingParent>,
 }
 
 /// Where a parked change's wait starts.
@@ -115,12 +118,20 @@ impl Parking {
     /// Parks a change, keeping the order.
     pub(crate) fn park(&mut self, message: OwnedMessage, change: RowChange) {
         let position = self.changes.partition_point(|p| order(&p.message) <= order(&message));
-        self.changes.insert(position, ParkedChange { message, change, since: Instant::now(), horizon: Horizon::Unset });
+        self.changes.insert(
+            position,
+            ParkedChange { message, change, since: Instant::now(), horizon: Horizon::Unset, missing: Vec::new() },
+        );
     }
 
     /// The parked changes, in order.
     pub(crate) fn changes(&self) -> &[ParkedChange] {
         &self.changes
+    }
+
+    /// Records the rows the change at `position` was refused for.
+    pub(crate) fn set_missing(&mut self, position: usize, missing: Vec<dualsync_writer::MissingParent>) {
+        self.changes[position].missing = missing;
     }
 
     /// Removes the changes at `positions` (ascending), returning them.

@@ -133,6 +133,59 @@ pub(crate) async fn missing_parents(
     Ok(missing)
 }
 
+/// Which of `parents` exist now, in order; `schema` gives a table's column types where known,
+/// so that PostgreSQL compares through the key's index (`column = $1::type`).
+pub(crate) async fn present(
+    pool: &Pool,
+    parents: &[MissingParent],
+    schema: &(dyn Fn(&TableName) -> Option<std::sync::Arc<TableSchema>> + Sync),
+) -> Result<Vec<bool>, WriteError> {
+    let dialect = pool.dialect();
+    let mut found = Vec::with_capacity(parents.len());
+    for chunk in parents.chunks(100) {
+        let mut values: Vec<String> = Vec::new();
+        let mut tests: Vec<String> = Vec::new();
+        for parent in chunk {
+            let table = schema(&parent.table);
+            let mut parts = Vec::new();
+            for (column, value) in &parent.key {
+                values.push(value.clone());
+                let n = values.len();
+                let column_sql = dialect.quote(column);
+                parts.push(match (dialect, &table) {
+                    (Dialect::Postgres, Some(t)) => format!("{column_sql} = {}", dialect.placeholder(n, t, column)),
+                    (Dialect::Postgres, None) => format!("{column_sql}::text = ${n}"),
+                    (Dialect::MySql, _) => format!("{column_sql} = ?"),
+                });
+            }
+            let test = format!("EXISTS (SELECT 1 FROM {} WHERE {})", dialect.table(&parent.table), parts.join(" AND "));
+            tests.push(format!("CASE WHEN {test} THEN 1 ELSE 0 END"));
+        }
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {}", tests.join(", ")));
+        let context = || WriteError::database("looking whether the rows parked changes wait for are there");
+        let row_flags: Vec<bool> = match pool {
+            Pool::Postgres(pool) => {
+                let mut query = sqlx::query(sql);
+                for value in &values {
+                    query = query.bind(value);
+                }
+                let row = query.fetch_one(pool).await.map_err(context())?;
+                (0..chunk.len()).map(|i| row.get::<i32, _>(i) == 1).collect()
+            }
+            Pool::MySql(pool) => {
+                let mut query = sqlx::query(sql);
+                for value in &values {
+                    query = query.bind(value);
+                }
+                let row = query.fetch_one(pool).await.map_err(context())?;
+                (0..chunk.len()).map(|i| row.get::<i64, _>(i) == 1).collect()
+            }
+        };
+        found.extend(row_flags);
+    }
+    Ok(found)
+}
+
 async fn flag(pool: &Pool, sql: &str, values: &[String]) -> Result<bool, WriteError> {
     let context = || WriteError::database("looking for a deleted parent row");
     let value: i32 = match pool {

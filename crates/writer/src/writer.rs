@@ -593,6 +593,20 @@ impl Writer {
         crate::cascade::missing_parents(&self.pool, &change.table, &text).await
     }
 
+    /// Which of `parents` (rows found missing earlier, see [`Writer::missing_parents`]) are
+    /// there now, in order: a cheap look (one query per hundred rows, by primary or unique key)
+    /// so that a change still waiting for its parent is not written again only to be refused.
+    pub async fn present(&mut self, parents: &[crate::MissingParent]) -> Result<Vec<bool>, WriteError> {
+        let mut schemas = HashMap::new();
+        for parent in parents {
+            if !schemas.contains_key(&parent.table) {
+                schemas.insert(parent.table.clone(), self.schema(&parent.table).await.ok());
+            }
+        }
+        let lookup = |table: &TableName| schemas.get(table).cloned().flatten();
+        crate::cascade::present(&self.pool, parents, &lookup).await
+    }
+
     /// Creates the tombstone table of `schema`'s table, if its policy keeps one, once,
     /// and prunes its tombstones older than the retention, at most once per [`PRUNE_EVERY`].
     async fn ensure_tombstones(&mut self, schema: &TableSchema) -> Result<(), WriteError> {

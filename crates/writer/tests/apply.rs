@@ -979,3 +979,43 @@ async fn of_two_deletes_of_one_row_in_a_batch_the_newer_is_kept() {
         }
     }
 }
+
+/// A child refused for its missing parent names that parent; once the parent is written, the
+/// look at the parked children's parents sees it (by the key's own type on PostgreSQL, so through
+/// its index), and a parent still missing stays missing.
+#[tokio::test]
+async fn missing_parents_are_seen_once_they_arrive() {
+    for kind in KINDS {
+        let db = TestDb::new(kind).await;
+        db.exec("CREATE TABLE {ns}.people (id BIGINT PRIMARY KEY, name VARCHAR(20))").await;
+        db.exec(
+            "CREATE TABLE {ns}.posts (id BIGINT PRIMARY KEY, person_id BIGINT NOT NULL REFERENCES {ns}.people (id))",
+        )
+        .await;
+        let mut writer = Writer::connect(&db.url).await.unwrap();
+        let post = |id: i64, person: i64| RowChange {
+            table: table(&db, "posts"),
+            kind: RowChangeKind::Upsert(Row(vec![
+                ("id".into(), Value::Int(id)),
+                ("person_id".into(), Value::Int(person)),
+            ])),
+        };
+        let person = |id: i64| RowChange {
+            table: table(&db, "people"),
+            kind: RowChangeKind::Upsert(Row(vec![
+                ("id".into(), Value::Int(id)),
+                ("name".into(), Value::Text("p".into())),
+            ])),
+        };
+        let refused = writer.apply(&[post(10, 1)], &[]).await.unwrap_err();
+        assert_eq!(refused.class(), ErrorClass::WaitingForParent, "{kind:?}");
+        let mut missing = writer.missing_parents(&post(10, 1)).await.unwrap();
+        missing.extend(writer.missing_parents(&post(11, 2)).await.unwrap());
+        assert_eq!(missing.len(), 2, "{kind:?}: each post names its person");
+        assert_eq!(missing[0].key, vec![("id".to_string(), "1".to_string())], "{kind:?}");
+        assert_eq!(writer.present(&missing).await.unwrap(), vec![false, false], "{kind:?}");
+        writer.apply(&[person(1)], &[]).await.unwrap();
+        assert_eq!(writer.present(&missing).await.unwrap(), vec![true, false], "{kind:?}: person 1 arrived");
+        assert_eq!(writer.present(&[]).await.unwrap(), Vec::<bool>::new(), "{kind:?}");
+    }
+}
