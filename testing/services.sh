@@ -96,6 +96,10 @@ innodb-buffer-pool-size=512M
 innodb-flush-log-at-trx-commit=2
 character-set-server=utf8mb4
 collation-server=utf8mb4_unicode_ci
+# Debezium's MySQL connector reads VERSION() and takes any major version above 8 for MySQL 8.4+
+# (then fails on SHOW BINARY LOG STATUS). MariaDB's handshake already says 5.5.5-<version> to
+# clients; VERSION() saying so too lets the real connector run against it (docs/debezium.md).
+version=5.5.5-$(/usr/sbin/mariadbd --version | sed -n 's/.* Ver \([^ ]*\) .*/\1/p')
 EOF
 }
 

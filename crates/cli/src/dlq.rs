@@ -193,7 +193,8 @@ async fn apply_directly(config: &Config, direction: Direction, letters: &[OwnedM
     let mut pipeline = Pipeline::new(config, direction).await?;
     let mut failed = 0;
     for letter in letters {
-        match pipeline.apply(direction, letter.key(), letter.payload()).await {
+        let original = text(letter, dualsync_dlq::header::TOPIC);
+        match pipeline.apply(direction, &original, letter.key(), letter.payload()).await {
             Ok(outcome) => println!("{}: {outcome}", letter.offset()),
             Err(error) => {
                 failed += 1;

@@ -85,14 +85,17 @@ impl Pipeline {
         Ok(Pipeline { decoder: Decoder::new(config.debezium.settings(), hints), mapping, writer })
     }
 
-    /// Decodes, maps and writes one record in its own transaction; says what happened.
+    /// Decodes, maps and writes one record of `topic` in its own transaction; says what
+    /// happened.
     pub async fn apply(
         &mut self,
         direction: Direction,
+        topic: &str,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
     ) -> Result<String, String> {
         let decoded = self.decoder.decode(key, value).map_err(|e| format!("cannot decode: {e}"))?;
+        let decoded = decoded.named_from_topic(topic);
         match self.mapping.map(direction, &decoded).map_err(|e| format!("cannot map: {e}"))? {
             Mapped::Skip(reason) => Ok(format!("skipped ({})", skip_reason(reason))),
             Mapped::Apply(change) => {
@@ -311,7 +314,7 @@ impl Worker {
                 continue;
             }
             let decoded = match self.decoder.decode(message.key(), message.payload()) {
-                Ok(decoded) => decoded,
+                Ok(decoded) => decoded.named_from_topic(topic),
                 Err(source) if self.dead_letters.is_some() => {
                     failed.push(Failure {
                         index,

@@ -69,6 +69,9 @@ impl Converter<'_> {
     fn semantic(&self, name: &str, json: Raw<'_>, ty: &FieldType, path: &str) -> Result<Option<Value>, DecodeError> {
         let value = match name {
             "org.apache.kafka.connect.data.Decimal" => self.decimal(json, ty, path)?,
+            // Text or a number where a target's NUMERIC said VariableScaleDecimal: the connector
+            // has decimal.handling.mode=string or double.
+            "io.debezium.data.VariableScaleDecimal" if json.get("scale").is_none() => self.decimal(json, ty, path)?,
             "io.debezium.data.VariableScaleDecimal" => {
                 // A struct {scale: int32, value: bytes} for NUMERIC without a declared scale.
                 let scale = json.get("scale").ok_or_else(|| invalid(path, "VariableScaleDecimal has no `scale`"))?;
@@ -101,6 +104,11 @@ impl Converter<'_> {
             "io.debezium.time.ZonedTimestamp" => zoned_timestamp(&as_str(json, path, "an ISO 8601 timestamp")?, path)?,
             "io.debezium.time.ZonedTime" => zoned_time(&as_str(json, path, "an ISO 8601 time with offset")?, path)?,
             "io.debezium.time.Year" => Value::Int(as_i64(json, path, "int32 year")?),
+            // A string where the target's column type said MicroDuration: the connector has
+            // interval.handling.mode=string (exact; what debezium/revamp-postgres.json sets).
+            "io.debezium.time.MicroDuration" if json.as_str().is_some() => {
+                iso_interval(&as_str(json, path, "an ISO 8601 duration")?, path)?
+            }
             "io.debezium.time.MicroDuration" => {
                 Value::Interval(Interval { micros: as_i64(json, path, "int64 microseconds")?, ..Interval::default() })
             }
@@ -387,10 +395,21 @@ fn scaled(value: i64, factor: i64, path: &str) -> Result<i64, DecodeError> {
     value.checked_mul(factor).ok_or_else(|| invalid(path, format!("time {value} is out of range")))
 }
 
-/// Days since 1970-01-01. PostgreSQL's `±infinity` dates arrive as the int32 extremes.
+/// What Debezium's PostgreSQL connector (3.6) sends for a `date` of `infinity` and `-infinity`:
+/// PostgreSQL's own day numbers for them (the int32 extremes, counted from 2000-01-01) moved to
+/// 1970-01-01 in 32-bit arithmetic, so they wrap around (found with real Debezium 3.6.3).
+const DEBEZIUM_DATE_INFINITY: i64 = -2_147_472_692;
+/// See [`DEBEZIUM_DATE_INFINITY`].
+const DEBEZIUM_DATE_NEG_INFINITY: i64 = -2_147_472_691;
+
+/// Days since 1970-01-01. PostgreSQL's `±infinity` dates arrive as Debezium's wrapped values or
+/// as the int32 extremes (dualsync's capture before it wrote Debezium's values).
 fn date(days: i64, path: &str) -> Result<Value, DecodeError> {
-    if days == i64::from(i32::MAX) || days == i64::from(i32::MIN) {
-        return Ok(Value::Infinity { negative: days < 0 });
+    match days {
+        DEBEZIUM_DATE_INFINITY => return Ok(Value::Infinity { negative: false }),
+        DEBEZIUM_DATE_NEG_INFINITY => return Ok(Value::Infinity { negative: true }),
+        d if d == i64::from(i32::MAX) || d == i64::from(i32::MIN) => return Ok(Value::Infinity { negative: d < 0 }),
+        _ => {}
     }
     i32::try_from(days)
         .ok()
@@ -400,12 +419,27 @@ fn date(days: i64, path: &str) -> Result<Value, DecodeError> {
         .ok_or_else(|| invalid(path, format!("date {days} days from 1970-01-01 is out of range")))
 }
 
+/// What Debezium's PostgreSQL connector sends for a timestamp of `infinity`.
+const DEBEZIUM_TIMESTAMP_INFINITY: i64 = 9_223_372_036_825_200_000;
+/// What Debezium's PostgreSQL connector sends for a timestamp of `-infinity`.
+const DEBEZIUM_TIMESTAMP_NEG_INFINITY: i64 = -9_223_372_036_832_400_000;
+
 /// A timestamp without zone, `value` units of `nanos_per_unit` nanoseconds since the epoch.
 /// PostgreSQL's `±infinity` arrive as the int64 extremes
 /// (<https://debezium.io/documentation/reference/stable/connectors/postgresql.html#postgresql-temporal-types>).
 fn timestamp(value: i64, nanos_per_unit: i64, path: &str) -> Result<Value, DecodeError> {
     if value == i64::MAX || value == i64::MIN {
         return Ok(Value::Infinity { negative: value < 0 });
+    }
+    // Debezium's PostgreSQL connector sends `infinity` as 9223372036825200000 and `-infinity` as
+    // -9223372036832400000 (its documentation, "temporal types"; seen with 3.6.3) in microseconds,
+    // and the same instants in milliseconds (io.debezium.time.Timestamp).
+    let micros = i128::from(value) * i128::from(nanos_per_unit) / 1000;
+    if micros == i128::from(DEBEZIUM_TIMESTAMP_INFINITY) {
+        return Ok(Value::Infinity { negative: false });
+    }
+    if micros == i128::from(DEBEZIUM_TIMESTAMP_NEG_INFINITY) {
+        return Ok(Value::Infinity { negative: true });
     }
     let secs = value.div_euclid(1_000_000_000 / nanos_per_unit);
     let nanos = value.rem_euclid(1_000_000_000 / nanos_per_unit) * nanos_per_unit;

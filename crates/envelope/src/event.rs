@@ -142,6 +142,24 @@ impl Source {
         self.schema.as_deref().or(self.db.as_deref())
     }
 
+    /// Names the table from the record's topic when the record itself does not: a topic named
+    /// as Debezium names change topics, `<topic.prefix>.<database or schema>.<table>`, gives
+    /// the table and, when neither is set, the namespace (as `db`). `ExtractNewRecordState`
+    /// drops the source block unless its `add.fields` names `db`/`schema`/`table`. A topic of
+    /// another shape (rerouted) leaves the source as it is.
+    pub fn name_from_topic(&mut self, topic: &str) {
+        if self.table.is_some() {
+            return;
+        }
+        let mut parts = topic.rsplitn(3, '.');
+        if let (Some(table), Some(namespace), Some(_prefix)) = (parts.next(), parts.next(), parts.next()) {
+            self.table = Some(table.to_string());
+            if self.namespace().is_none() {
+                self.db = Some(namespace.to_string());
+            }
+        }
+    }
+
     /// Whether the event was read by a snapshot (initial or incremental) rather than streamed
     /// from the log: `snapshot` is set and not `false`.
     pub fn is_snapshot(&self) -> bool {
@@ -269,6 +287,15 @@ pub enum Decoded {
 }
 
 impl Decoded {
+    /// This record, its change event's table named from `topic` where the record does not
+    /// name it (see [`Source::name_from_topic`]).
+    pub fn named_from_topic(mut self, topic: &str) -> Decoded {
+        if let Decoded::Change(event) = &mut self {
+            event.source.name_from_topic(topic);
+        }
+        self
+    }
+
     /// The change event, if this is one.
     pub fn change(&self) -> Option<&ChangeEvent> {
         match self {

@@ -14,6 +14,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 mod db;
+pub mod debezium;
 pub use db::{Kind, TestDb};
 
 fn setting(var: &str) -> String {

@@ -24,9 +24,11 @@ pub fn debezium_type(dialect: Dialect, sql_type: &str) -> Option<FieldType> {
     let named = |shape, name| Some(FieldType::named(shape, name, &[]));
     let unsigned = t.contains("unsigned");
     match (dialect, base) {
-        (_, "numeric" | "decimal") => {
+        (_, "numeric" | "decimal") if scale().is_some() => {
             scale().map(|s| FieldType::named(Shape::Bytes, "org.apache.kafka.connect.data.Decimal", &[("scale", &s)]))
         }
+        // PostgreSQL NUMERIC without a declared scale: a {scale, value} struct.
+        (Dialect::Postgres, "numeric") => named(Shape::Struct(Vec::new()), "io.debezium.data.VariableScaleDecimal"),
         (Dialect::Postgres, "money") => {
             Some(FieldType::named(Shape::Bytes, "org.apache.kafka.connect.data.Decimal", &[("scale", "2")]))
         }
@@ -53,6 +55,12 @@ pub fn debezium_type(dialect: Dialect, sql_type: &str) -> Option<FieldType> {
         (Dialect::MySql, "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob") => {
             Some(FieldType::plain(Shape::Bytes))
         }
+        // BIT(1) arrives as a boolean; longer bit strings as io.debezium.data.Bits, bytes in
+        // little-endian order, with the declared length (VARBIT's too).
+        (_, "bit") if precision() > 1 => {
+            Some(FieldType::named(Shape::Bytes, "io.debezium.data.Bits", &[("length", &precision().to_string())]))
+        }
+        (_, "bit") => Some(FieldType::plain(Shape::Boolean)),
         (Dialect::Postgres, "uuid") => named(Shape::String, "io.debezium.data.Uuid"),
         (_, "json" | "jsonb") => named(Shape::String, "io.debezium.data.Json"),
         _ => None,
@@ -76,7 +84,10 @@ mod tests {
             name(Dialect::Postgres, "numeric(10,2)").as_deref(),
             Some("org.apache.kafka.connect.data.Decimal (bytes) scale 2")
         );
-        assert_eq!(name(Dialect::Postgres, "numeric"), None);
+        assert_eq!(
+            name(Dialect::Postgres, "numeric").as_deref(),
+            Some("io.debezium.data.VariableScaleDecimal (struct)")
+        );
         assert_eq!(
             name(Dialect::Postgres, "timestamp without time zone").as_deref(),
             Some("io.debezium.time.MicroTimestamp (int64)")

@@ -177,9 +177,16 @@ pub struct Running {
 impl Running {
     /// Starts a `legacy-to-revamp` consumer with the configuration at `config` (with HTTP).
     pub async fn start(config: &Path) -> Running {
-        let consumer =
-            Consumer::start(Config::load(config).expect("config"), Direction::LegacyToRevamp).await.expect("start");
-        let addr = consumer.http_addr().expect("listening");
+        let running = Running::start_as(config, Direction::LegacyToRevamp).await;
+        assert!(running.addr.port() != 0, "the configuration has an http section");
+        running
+    }
+
+    /// Starts a consumer of `direction` with the configuration at `config`; `addr` is
+    /// `0.0.0.0:0` without an http section.
+    pub async fn start_as(config: &Path, direction: Direction) -> Running {
+        let consumer = Consumer::start(Config::load(config).expect("config"), direction).await.expect("start");
+        let addr = consumer.http_addr().unwrap_or_else(|| ([0, 0, 0, 0], 0).into());
         let stats = consumer.stats();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(consumer.run(async {
@@ -193,9 +200,45 @@ impl Running {
         self.task.is_finished()
     }
 
+    /// Fails with the consumer's error if it stopped by itself.
+    pub async fn assert_running(&mut self) {
+        if self.task.is_finished() {
+            let result = (&mut self.task).await;
+            panic!("the consumer stopped by itself: {result:?}");
+        }
+    }
+
     /// Stops it and asserts it ended cleanly.
     pub async fn stop(self) {
         let _ = self.stop.send(());
         self.task.await.expect("consumer task").expect("consumer run");
+    }
+}
+
+/// Polls `read` until it returns `expected` (up to `seconds`); on timeout fails with both, so
+/// the difference shows. Fails at once with its error if one of `consumers` stops meanwhile.
+pub async fn wait_for_rows<F, Fut>(
+    seconds: u64,
+    what: &str,
+    expected: &[Vec<Option<String>>],
+    consumers: &mut [&mut Running],
+    mut read: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Vec<Vec<Option<String>>>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let got = read().await;
+        if got == expected {
+            return;
+        }
+        for consumer in consumers.iter_mut() {
+            consumer.assert_running().await;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            assert_eq!(got, expected, "waited {seconds} s for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
