@@ -14,6 +14,7 @@
 #
 # Settings (environment): DUALSYNC_SERVICES_DIR (state, default /var/tmp/dualsync-services),
 # DUALSYNC_CACHE_DIR (broker build cache, default ~/.cache/dualsync), DUALSYNC_MYSQL_PORT (13306),
+# DUALSYNC_DEBEZIUM_MYSQL_PORT (13307: the MariaDB that real Debezium's MySQL connector reads),
 # DUALSYNC_PG_PORT (15432), DUALSYNC_KAFKA_PORT (19092), DUALSYNC_KAFKA_STORAGE (memory://tansu/;
 # sqlite://tansu.db keeps topics across broker restarts).
 set -euo pipefail
@@ -30,6 +31,15 @@ PASSWORD=dualsync
 DATABASE=dualsync_test
 
 MY_DIR=$STATE/mariadb
+MY_SERVER_ID=1
+MY_BUFFER_POOL=512M
+MY_EXTRA=
+# A second MariaDB for the real Debezium MySQL connector (testing/debezium.sh): it reads
+# VERSION() and takes any major version above 8 for MySQL 8.4+ (then fails on SHOW BINARY LOG
+# STATUS), so this one reports 5.5.5-<version>, as MariaDB's handshake already does. dualsync's
+# own capture cannot read such a server's binlog (its parser takes the format from the version),
+# hence a server of its own (docs/debezium.md).
+DEBEZIUM_MYSQL_PORT=${DUALSYNC_DEBEZIUM_MYSQL_PORT:-13307}
 PG_DIR=$STATE/postgres
 KAFKA_DIR=$STATE/tansu
 
@@ -85,22 +95,28 @@ log-error=$MY_DIR/mariadbd.err
 user=mysql
 skip-name-resolve
 # change capture: binlog in ROW format with full images and column metadata
-server-id=1
+server-id=$MY_SERVER_ID
 log-bin=$MY_DIR/binlog/mariadb-bin
 binlog-format=ROW
 binlog-row-image=FULL
 binlog-row-metadata=FULL
 max-connections=500
 max-prepared-stmt-count=100000
-innodb-buffer-pool-size=512M
+innodb-buffer-pool-size=$MY_BUFFER_POOL
 innodb-flush-log-at-trx-commit=2
 character-set-server=utf8mb4
 collation-server=utf8mb4_unicode_ci
-# Debezium's MySQL connector reads VERSION() and takes any major version above 8 for MySQL 8.4+
-# (then fails on SHOW BINARY LOG STATUS). MariaDB's handshake already says 5.5.5-<version> to
-# clients; VERSION() saying so too lets the real connector run against it (docs/debezium.md).
-version=5.5.5-$(/usr/sbin/mariadbd --version | sed -n 's/.* Ver \([^ ]*\) .*/\1/p')
+$MY_EXTRA
 EOF
+}
+
+# Runs a mariadb_* function on the Debezium instance.
+on_debezium_mariadb() {
+  (
+    MY_DIR=$STATE/mariadb-debezium MYSQL_PORT=$DEBEZIUM_MYSQL_PORT MY_SERVER_ID=2 MY_BUFFER_POOL=128M
+    MY_EXTRA="version=5.5.5-$(/usr/sbin/mariadbd --version | sed -n 's/.* Ver \([^ ]*\) .*/\1/p')"
+    "$@"
+  )
 }
 
 mariadb_running() { mariadb-admin --socket="$MY_DIR/mysqld.sock" -uroot ping >/dev/null 2>&1; }
@@ -269,14 +285,20 @@ topic() {
 print_env() {
   cat <<EOF
 export DUALSYNC_TEST_MYSQL_URL=mysql://dualsync:$PASSWORD@127.0.0.1:$MYSQL_PORT/$DATABASE
+export DUALSYNC_TEST_MYSQL_DEBEZIUM_URL=mysql://dualsync:$PASSWORD@127.0.0.1:$DEBEZIUM_MYSQL_PORT/$DATABASE
 export DUALSYNC_TEST_PG_URL=postgres://dualsync:$PASSWORD@127.0.0.1:$PG_PORT/$DATABASE
 export DUALSYNC_TEST_KAFKA=127.0.0.1:$KAFKA_PORT
 export DUALSYNC_TANSU=$TANSU
 EOF
 }
 
+mariadb_status() {
+  mariadb_running && echo "MariaDB: $(mariadb --socket="$MY_DIR/mysqld.sock" -uroot -N -e 'SELECT VERSION()') on 127.0.0.1:$MYSQL_PORT" || echo "MariaDB on $MYSQL_PORT: stopped"
+}
+
 status() {
-  mariadb_running && echo "MariaDB: $(mariadb --socket="$MY_DIR/mysqld.sock" -uroot -N -e 'SELECT VERSION()') on 127.0.0.1:$MYSQL_PORT" || echo "MariaDB: stopped"
+  mariadb_status
+  on_debezium_mariadb mariadb_status
   pg_running && echo "PostgreSQL: $(psql -X -h "$PG_DIR" -p "$PG_PORT" -U postgres -d postgres -tAc 'SHOW server_version') on 127.0.0.1:$PG_PORT" || echo "PostgreSQL: stopped"
   kafka_running && echo "Kafka: tansu $TANSU_VERSION on 127.0.0.1:$KAFKA_PORT ($KAFKA_STORAGE)" || echo "Kafka: stopped"
 }
@@ -287,13 +309,14 @@ case "${1:-}" in
     mkdir -p "$STATE"
     install_packages
     mariadb_up
+    on_debezium_mariadb mariadb_up
     pg_up
     kafka_up
     status >&2
     ;;
   env) print_env ;;
   topic) shift; topic "$@" ;;
-  down) kafka_stop; pg_stop; mariadb_stop ;;
+  down) kafka_stop; pg_stop; mariadb_stop; on_debezium_mariadb mariadb_stop ;;
   outage)
     # A database outage for the tests: stop it, wait, start it again with the same settings.
     case "${2:-}" in

@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
+use dualsync_envelope::infinity;
 use serde_json::{Value as Json, json};
 
 use crate::config::IntervalMode;
@@ -100,8 +101,8 @@ pub fn value(kind: &Kind, text: &str) -> Result<Json, String> {
             debezium::bytes(&hex::decode(hex_digits).map_err(|_| bad("bytea in hex output"))?)
         }
         Kind::Date => match text {
-            "infinity" => json!(i32::MAX),
-            "-infinity" => json!(i32::MIN),
+            "infinity" => json!(infinity::DATE_INFINITY),
+            "-infinity" => json!(infinity::DATE_NEG_INFINITY),
             _ => debezium::date(date(text).ok_or_else(|| bad("a date"))?),
         },
         Kind::Time => json!(debezium::time_micros(text).ok_or_else(|| bad("a time"))? / 1000),
@@ -120,8 +121,13 @@ pub fn value(kind: &Kind, text: &str) -> Result<Json, String> {
             json!(format!("{}{}Z", t.format("%H:%M:%S"), debezium::fraction(t.nanosecond(), None)))
         }
         Kind::Timestamp | Kind::MicroTimestamp => match text {
-            "infinity" => json!(i64::MAX),
-            "-infinity" => json!(i64::MIN),
+            "infinity" | "-infinity" => {
+                let micros = match text {
+                    "infinity" => infinity::TIMESTAMP_MICROS_INFINITY,
+                    _ => infinity::TIMESTAMP_MICROS_NEG_INFINITY,
+                };
+                json!(if *kind == Kind::MicroTimestamp { micros } else { micros / 1000 })
+            }
             _ => debezium::timestamp(timestamp(text).ok_or_else(|| bad("a timestamp"))?, *kind == Kind::MicroTimestamp),
         },
         Kind::ZonedTimestamp(digits) => match text {
@@ -306,10 +312,12 @@ mod tests {
     #[test]
     fn temporal_text_becomes_debezium_numbers() {
         assert_eq!(value(&Kind::Date, "1970-01-02").unwrap(), json!(1));
-        assert_eq!(value(&Kind::Date, "infinity").unwrap(), json!(i32::MAX));
+        // What Debezium 3.6 sends (dualsync_envelope::infinity).
+        assert_eq!(value(&Kind::Date, "infinity").unwrap(), json!(-2_147_472_692));
+        assert_eq!(value(&Kind::Timestamp, "infinity").unwrap(), json!(9_223_372_036_825_200i64));
         assert_eq!(value(&Kind::MicroTime, "01:00:00.5").unwrap(), json!(3_600_500_000i64));
         assert_eq!(value(&Kind::MicroTimestamp, "1970-01-01 00:00:01.000001").unwrap(), json!(1_000_001));
-        assert_eq!(value(&Kind::MicroTimestamp, "-infinity").unwrap(), json!(i64::MIN));
+        assert_eq!(value(&Kind::MicroTimestamp, "-infinity").unwrap(), json!(-9_223_372_036_832_400_000i64));
         assert_eq!(
             value(&Kind::ZonedTimestamp(None), "2024-01-02 05:04:05.25+02").unwrap(),
             json!("2024-01-02T03:04:05.25Z")

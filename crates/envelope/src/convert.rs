@@ -10,6 +10,7 @@ use bigdecimal::BigDecimal;
 use bigdecimal::num_bigint::BigInt;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
 
+use crate::infinity;
 use crate::raw::{Fields, Raw};
 use crate::schema::{FieldType, Shape};
 use crate::settings::{BinaryMode, ConnectorSettings, DecimalMode};
@@ -395,19 +396,12 @@ fn scaled(value: i64, factor: i64, path: &str) -> Result<i64, DecodeError> {
     value.checked_mul(factor).ok_or_else(|| invalid(path, format!("time {value} is out of range")))
 }
 
-/// What Debezium's PostgreSQL connector (3.6) sends for a `date` of `infinity` and `-infinity`:
-/// PostgreSQL's own day numbers for them (the int32 extremes, counted from 2000-01-01) moved to
-/// 1970-01-01 in 32-bit arithmetic, so they wrap around (found with real Debezium 3.6.3).
-const DEBEZIUM_DATE_INFINITY: i64 = -2_147_472_692;
-/// See [`DEBEZIUM_DATE_INFINITY`].
-const DEBEZIUM_DATE_NEG_INFINITY: i64 = -2_147_472_691;
-
 /// Days since 1970-01-01. PostgreSQL's `±infinity` dates arrive as Debezium's wrapped values or
 /// as the int32 extremes (dualsync's capture before it wrote Debezium's values).
 fn date(days: i64, path: &str) -> Result<Value, DecodeError> {
     match days {
-        DEBEZIUM_DATE_INFINITY => return Ok(Value::Infinity { negative: false }),
-        DEBEZIUM_DATE_NEG_INFINITY => return Ok(Value::Infinity { negative: true }),
+        d if d == i64::from(infinity::DATE_INFINITY) => return Ok(Value::Infinity { negative: false }),
+        d if d == i64::from(infinity::DATE_NEG_INFINITY) => return Ok(Value::Infinity { negative: true }),
         d if d == i64::from(i32::MAX) || d == i64::from(i32::MIN) => return Ok(Value::Infinity { negative: d < 0 }),
         _ => {}
     }
@@ -419,11 +413,6 @@ fn date(days: i64, path: &str) -> Result<Value, DecodeError> {
         .ok_or_else(|| invalid(path, format!("date {days} days from 1970-01-01 is out of range")))
 }
 
-/// What Debezium's PostgreSQL connector sends for a timestamp of `infinity`.
-const DEBEZIUM_TIMESTAMP_INFINITY: i64 = 9_223_372_036_825_200_000;
-/// What Debezium's PostgreSQL connector sends for a timestamp of `-infinity`.
-const DEBEZIUM_TIMESTAMP_NEG_INFINITY: i64 = -9_223_372_036_832_400_000;
-
 /// A timestamp without zone, `value` units of `nanos_per_unit` nanoseconds since the epoch.
 /// PostgreSQL's `±infinity` arrive as the int64 extremes
 /// (<https://debezium.io/documentation/reference/stable/connectors/postgresql.html#postgresql-temporal-types>).
@@ -431,14 +420,12 @@ fn timestamp(value: i64, nanos_per_unit: i64, path: &str) -> Result<Value, Decod
     if value == i64::MAX || value == i64::MIN {
         return Ok(Value::Infinity { negative: value < 0 });
     }
-    // Debezium's PostgreSQL connector sends `infinity` as 9223372036825200000 and `-infinity` as
-    // -9223372036832400000 (its documentation, "temporal types"; seen with 3.6.3) in microseconds,
-    // and the same instants in milliseconds (io.debezium.time.Timestamp).
+    // What Debezium's PostgreSQL connector sends, in microseconds or milliseconds.
     let micros = i128::from(value) * i128::from(nanos_per_unit) / 1000;
-    if micros == i128::from(DEBEZIUM_TIMESTAMP_INFINITY) {
+    if micros == i128::from(infinity::TIMESTAMP_MICROS_INFINITY) {
         return Ok(Value::Infinity { negative: false });
     }
-    if micros == i128::from(DEBEZIUM_TIMESTAMP_NEG_INFINITY) {
+    if micros == i128::from(infinity::TIMESTAMP_MICROS_NEG_INFINITY) {
         return Ok(Value::Infinity { negative: true });
     }
     let secs = value.div_euclid(1_000_000_000 / nanos_per_unit);

@@ -21,6 +21,7 @@ mod convert;
 mod decode;
 mod error;
 mod event;
+pub mod infinity;
 mod raw;
 mod schema;
 mod settings;

@@ -146,7 +146,10 @@ fn dates() {
     assert_eq!(typed(d.clone(), json!(19782)), date(2024, 2, 29));
     assert_eq!(typed(d.clone(), json!(2932896)), date(9999, 12, 31));
     assert_eq!(typed(d.clone(), json!(-719162)), date(1, 1, 1));
-    // PostgreSQL ±infinity dates.
+    // PostgreSQL ±infinity dates: what real Debezium 3.6.3 sends (wrapped day numbers), and the
+    // int32 extremes dualsync's capture wrote before.
+    assert_eq!(typed(d.clone(), json!(-2_147_472_692)), Value::Infinity { negative: false });
+    assert_eq!(typed(d.clone(), json!(-2_147_472_691)), Value::Infinity { negative: true });
     assert_eq!(typed(d.clone(), json!(i32::MAX)), Value::Infinity { negative: false });
     assert_eq!(typed(d, json!(i32::MIN)), Value::Infinity { negative: true });
     assert_eq!(typed(named("int32", "org.apache.kafka.connect.data.Date"), json!(11016)), date(2000, 2, 29));
@@ -196,7 +199,13 @@ fn timestamps() {
     assert_eq!(typed(us.clone(), json!(253_402_300_799_999_999i64)), ts("9999-12-31 23:59:59.999999"));
     assert_eq!(typed(us.clone(), json!(-2_208_988_800_000_000i64)), ts("1900-01-01 00:00:00"));
     assert_eq!(typed(ns, json!(1_700_000_000_123_456_789i64)), ts("2023-11-14 22:13:20.123456789"));
-    // PostgreSQL ±infinity timestamps arrive as the int64 extremes.
+    // PostgreSQL ±infinity timestamps: Debezium's constants in microseconds and milliseconds
+    // (seen with real Debezium 3.6.3), and the int64 extremes dualsync's capture wrote before.
+    assert_eq!(typed(us.clone(), json!(9_223_372_036_825_200_000i64)), Value::Infinity { negative: false });
+    assert_eq!(typed(us.clone(), json!(-9_223_372_036_832_400_000i64)), Value::Infinity { negative: true });
+    let millis = named("int64", "io.debezium.time.Timestamp");
+    assert_eq!(typed(millis.clone(), json!(9_223_372_036_825_200i64)), Value::Infinity { negative: false });
+    assert_eq!(typed(millis, json!(-9_223_372_036_832_400i64)), Value::Infinity { negative: true });
     assert_eq!(typed(us.clone(), json!(i64::MAX)), Value::Infinity { negative: false });
     assert_eq!(typed(us, json!(i64::MIN)), Value::Infinity { negative: true });
     assert_eq!(
@@ -359,4 +368,37 @@ fn unchanged_toast_placeholders() {
 #[test]
 fn unknown_semantic_names_decode_by_shape() {
     assert_eq!(typed(named("int64", "io.example.Custom"), json!(5)), Value::Int(5));
+}
+
+/// Schemaless records typed by the target's column: what real Debezium 3.6.3 sent where the
+/// hint expected another encoding (found by `consumer/tests/debezium_e2e.rs`).
+#[test]
+fn hints_take_the_encodings_real_debezium_sends() {
+    // interval.handling.mode=string: an ISO 8601 duration where MicroDuration was expected.
+    let duration =
+        dualsync_envelope::FieldType::named(dualsync_envelope::Shape::Int64, "io.debezium.time.MicroDuration", &[]);
+    assert_eq!(
+        hinted(duration, json!("P1Y2M3DT4H5M6.789S")),
+        Value::Interval(dualsync_envelope::Interval { months: 14, days: 3, micros: 14_706_789_000 })
+    );
+    // NUMERIC without a scale: a {scale, value} struct, or text with decimal.handling.mode=string.
+    let variable = dualsync_envelope::FieldType::named(
+        dualsync_envelope::Shape::Struct(Vec::new()),
+        "io.debezium.data.VariableScaleDecimal",
+        &[],
+    );
+    assert_eq!(
+        hinted(variable.clone(), json!({"scale": 30, "value": "/w=="})),
+        dec("-0.000000000000000000000000000001")
+    );
+    let text =
+        ConnectorSettings { decimal_handling_mode: dualsync_envelope::DecimalMode::String, ..Default::default() };
+    assert_eq!(hinted_with(text, variable, json!("12.5")), Ok(dec("12.5")));
+    // BIT(10): base64 bytes, little-endian.
+    let bits = dualsync_envelope::FieldType::named(
+        dualsync_envelope::Shape::Bytes,
+        "io.debezium.data.Bits",
+        &[("length", "10")],
+    );
+    assert_eq!(hinted(bits, json!("qgI=")), Value::Bits { bytes: vec![0xaa, 0x02], length: 10 });
 }

@@ -30,8 +30,14 @@ pub struct TestDb {
 impl TestDb {
     /// A new MariaDB database.
     pub async fn mysql() -> TestDb {
+        TestDb::mysql_on(&mysql_url()).await
+    }
+
+    /// A new MariaDB database on the server of `server` (a URL to one of its databases), e.g.
+    /// [`crate::debezium_mysql_url`].
+    pub async fn mysql_on(server: &str) -> TestDb {
         let namespace = unique("t");
-        let server = mysql_url();
+        let server = server.to_string();
         let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
         let url = format!("{base}/{namespace}");
         exec(Kind::MySql, &server, &format!("CREATE DATABASE `{namespace}`")).await;

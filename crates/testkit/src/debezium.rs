@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::{Kind, TestDb, kafka_brokers, server_url, unique};
+use crate::{Kind, TestDb, kafka_brokers, unique};
 
 /// A running Debezium connector (one JVM), killed when dropped.
 pub struct Debezium {
@@ -74,7 +74,8 @@ fn url_parts(url: &str) -> UrlParts {
 
 impl Debezium {
     /// Starts the connector of `debezium/<file>` capturing `tables` (names without namespace) of
-    /// `db`, with `overrides` on top, and waits until its task runs. `None` when Debezium is not
+    /// `db` (on MariaDB, a database of [`crate::debezium_mysql_url`]'s server), with `overrides`
+    /// on top, and waits until its task runs. `None` when Debezium is not
     /// [`available`]. The database, table lists, connection, topic prefix, slot and publication
     /// (PostgreSQL) and server id (MySQL) are this test's own.
     pub async fn start(file: &str, db: &TestDb, tables: &[&str], overrides: &[(&str, &str)]) -> Option<Debezium> {
@@ -84,7 +85,7 @@ impl Debezium {
         // One JVM starts at a time (its start-up takes both cores of a small machine for seconds).
         static STARTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
         let _starting = STARTS.acquire().await.expect("the semaphore is never closed");
-        let parts = url_parts(&server_url(db.kind));
+        let parts = url_parts(&db.url);
         let prefix = unique("dbz");
         let state = std::env::temp_dir().join(&prefix);
         std::fs::create_dir_all(&state).expect("state dir");

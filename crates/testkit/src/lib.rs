@@ -31,6 +31,13 @@ pub fn mysql_url() -> String {
     setting("DUALSYNC_TEST_MYSQL_URL")
 }
 
+/// The MariaDB that real Debezium's MySQL connector reads (`DUALSYNC_TEST_MYSQL_DEBEZIUM_URL`):
+/// it reports its version as `5.5.5-…`, which the connector needs and dualsync's own capture
+/// cannot read (see `testing/services.sh`).
+pub fn debezium_mysql_url() -> String {
+    setting("DUALSYNC_TEST_MYSQL_DEBEZIUM_URL")
+}
+
 /// The PostgreSQL URL of the test database (`DUALSYNC_TEST_PG_URL`).
 pub fn pg_url() -> String {
     setting("DUALSYNC_TEST_PG_URL")
