@@ -105,6 +105,8 @@ impl Parking {
     pub(crate) fn start_waits(&mut self, positions: &BTreeMap<Partition, i64>, ends: &BTreeMap<Partition, i64>) {
         for parked in &mut self.changes {
             match &parked.horizon {
+                // Unknown ends (the broker did not answer): asked again next round.
+                Horizon::Unset if ends.is_empty() => {}
                 Horizon::Unset => parked.horizon = Horizon::Until(ends.clone()),
                 Horizon::Until(ends) if ends.iter().all(|(p, end)| positions.get(p).is_none_or(|at| at >= end)) => {
                     parked.horizon = Horizon::Reached;
@@ -113,6 +115,12 @@ impl Parking {
                 Horizon::Until(_) | Horizon::Reached => {}
             }
         }
+    }
+
+    /// Whether a change parked since the last round has no horizon yet (see
+    /// [`Parking::start_waits`]): only then are the partitions' ends needed.
+    pub(crate) fn needs_horizon(&self) -> bool {
+        self.changes.iter().any(|p| p.horizon == Horizon::Unset)
     }
 
     /// Parks a change, keeping the order.

@@ -382,6 +382,7 @@ impl Worker {
         // The batch's transaction records the checkpoints, held back before any parked change.
         let partitions: Vec<Partition> = last.keys().cloned().collect();
         let checkpoints = self.checkpoints(partitions.clone());
+        let write_started = std::time::Instant::now();
         if let Some(refused) = self.write(&changes, &checkpoints, batch).await? {
             // Bisected: the changes refused for a missing parent are parked, the others
             // dead-lettered; then the checkpoints, held back before the parked changes.
@@ -406,6 +407,7 @@ impl Worker {
             let checkpoints = self.checkpoints(partitions.clone());
             self.apply_retrying(&[], &checkpoints).await.map_err(|source| self.write_error(batch, source))?;
         }
+        debug!(write_ms = write_started.elapsed().as_millis() as u64, changes = changes.len(), "batch write");
         let refused_seeds = self.report_collisions(&changes, batch, &mut failed);
         // Dead letters are acknowledged before any offset of the batch is stored.
         self.send_dead_letters(&failed, batch).await?;
@@ -673,23 +675,31 @@ impl Worker {
     }
 
     /// Per assigned partition, how far the workers have handled it (a partition none has handled
-    /// yet: the consumer's position in it) and its high watermark, asked of the broker; empty
-    /// when they cannot be read.
-    async fn progress(&self) -> (BTreeMap<Partition, i64>, BTreeMap<Partition, i64>) {
+    /// yet: the consumer's position in it) and, when `ends` is asked for, its high watermark, in
+    /// one request to the broker for all partitions (`ListOffsets` for the latest offsets); empty
+    /// when they cannot be read. Asking each partition's watermarks in turn took 1.6–3.5 s a
+    /// round on the test broker and starved the worker (the 10-minute soak fell 10,000 events
+    /// behind), so a round asks only when a newly parked change needs its horizon.
+    async fn progress(&self, ends: bool) -> (BTreeMap<Partition, i64>, BTreeMap<Partition, i64>) {
         let (kafka, mut handled) = (self.kafka.clone(), self.shared.handled_offsets());
         let ask = move || {
-            let mut ends = BTreeMap::new();
-            let Ok(positions) = kafka.position() else { return (handled, ends) };
+            let mut high = BTreeMap::new();
+            let Ok(positions) = kafka.position() else { return (handled, high) };
             for e in positions.elements() {
                 let partition = (e.topic().to_string(), e.partition());
                 if let (rdkafka::Offset::Offset(at), false) = (e.offset(), handled.contains_key(&partition)) {
-                    handled.insert(partition.clone(), at);
-                }
-                if let Ok((_, high)) = kafka.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(1)) {
-                    ends.insert(partition, high);
+                    handled.insert(partition, at);
                 }
             }
-            (handled, ends)
+            // A timestamp of -1 asks for the latest offset of every assigned partition.
+            if ends && let Ok(latest) = kafka.offsets_for_timestamp(-1, Duration::from_secs(5)) {
+                for e in latest.elements() {
+                    if let rdkafka::Offset::Offset(end) = e.offset() {
+                        high.insert((e.topic().to_string(), e.partition()), end);
+                    }
+                }
+            }
+            (handled, high)
         };
         tokio::task::spawn_blocking(ask).await.unwrap_or_default()
     }
@@ -742,13 +752,17 @@ impl Worker {
         // unread on another partition: a change's wait counts once what came before it is read.
         // What every worker has handled: a parent read but still queued for another worker is
         // not there yet either.
-        let (handled, ends) = self.progress().await;
+        let started = std::time::Instant::now();
+        let (handled, ends) = self.progress(self.parking.needs_horizon()).await;
+        let progress_took = started.elapsed();
         self.parking.start_waits(&handled, &ends);
         let (mut applied, mut dead): (Vec<usize>, Vec<(usize, String)>) = (Vec::new(), Vec::new());
         let mut orphans: Vec<usize> = Vec::new();
         // Applied snapshot rows that collided, for the dead-letter topic.
         let mut collided: Vec<(usize, String)> = Vec::new();
         let still_missing = self.still_missing().await;
+        let look_took = started.elapsed() - progress_took;
+        let mut attempts = 0;
         for (i, still_missing) in still_missing.into_iter().enumerate() {
             if self.parking.behind(i, &applied) {
                 continue;
@@ -760,6 +774,7 @@ impl Worker {
             // A parked delete waits for the rows that still reference its row: those the source
             // deleted too arrive by themselves, but a child written here while the other side
             // deleted the parent never does. The delete, once it wins, takes them with it.
+            attempts += 1;
             match self.writer.apply_cascading(&change, &[]).await {
                 Ok(decisions) => {
                     record_decisions(self.direction.name(), &decisions);
@@ -815,6 +830,14 @@ impl Worker {
                 },
             }
         }
+        debug!(
+            parked = self.parking.len(),
+            attempts,
+            progress_ms = progress_took.as_millis() as u64,
+            look_ms = look_took.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "retry round"
+        );
         if applied.is_empty() && dead.is_empty() && orphans.is_empty() {
             return Ok(());
         }
