@@ -244,6 +244,22 @@ mod tests {
         assert_eq!(parking.len(), 1);
     }
 
+    /// A round that did not learn the partitions' ends does not start a newly parked change's
+    /// wait (before, an empty answer counted as "everything read").
+    #[tokio::test]
+    async fn unknown_ends_leave_the_horizon_unset() {
+        let mut parking = Parking::default();
+        parking.park(event(0, 4, "a"), change());
+        assert!(parking.needs_horizon());
+        // A round that did not ask the broker (or got no answer) has no ends.
+        parking.start_waits(&BTreeMap::from([(("t".to_string(), 0), 5)]), &BTreeMap::new());
+        parking.start_waits(&BTreeMap::from([(("t".to_string(), 0), 5)]), &BTreeMap::new());
+        assert_eq!(parking.changes()[0].horizon, Horizon::Unset, "its wait has not started");
+        assert!(parking.needs_horizon());
+        parking.start_waits(&BTreeMap::new(), &BTreeMap::from([(("t".to_string(), 0), 9)]));
+        assert!(!parking.needs_horizon());
+    }
+
     /// After a restart the consumer is behind: a child's wait for its parent starts only once the
     /// partitions are read up to where they ended when the child was first seen.
     #[tokio::test]

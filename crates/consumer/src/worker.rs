@@ -691,13 +691,8 @@ impl Worker {
                     handled.insert(partition, at);
                 }
             }
-            // A timestamp of -1 asks for the latest offset of every assigned partition.
-            if ends && let Ok(latest) = kafka.offsets_for_timestamp(-1, Duration::from_secs(5)) {
-                for e in latest.elements() {
-                    if let rdkafka::Offset::Offset(end) = e.offset() {
-                        high.insert((e.topic().to_string(), e.partition()), end);
-                    }
-                }
+            if ends {
+                high = latest_offsets(kafka.as_ref());
             }
             (handled, high)
         };
@@ -906,5 +901,68 @@ fn record_decisions(direction: &'static str, decisions: &HashMap<TableName, Deci
                     .increment(count);
             }
         }
+    }
+}
+
+/// The latest offset (the high watermark) of every partition assigned to `kafka`, in one request
+/// per broker (`ListOffsets` for the timestamp -1, "latest"); empty when the broker does not
+/// answer. (`offsets_for_timestamp(-1)` cannot say this: rdkafka refuses -1 as an offset.)
+pub(crate) fn latest_offsets<C: rdkafka::consumer::ConsumerContext>(
+    kafka: &impl rdkafka::consumer::Consumer<C>,
+) -> BTreeMap<Partition, i64> {
+    let mut out = BTreeMap::new();
+    let Ok(assignment) = kafka.assignment() else { return out };
+    let mut latest = rdkafka::TopicPartitionList::new();
+    for e in assignment.elements() {
+        if latest.add_partition_offset(e.topic(), e.partition(), rdkafka::Offset::End).is_err() {
+            return out;
+        }
+    }
+    if let Ok(answer) = kafka.offsets_for_times(latest, Duration::from_secs(5)) {
+        for e in answer.elements() {
+            if let rdkafka::Offset::Offset(end) = e.offset() {
+                out.insert((e.topic().to_string(), e.partition()), end);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
+
+    use super::*;
+
+    /// The ends a parked change's horizon is taken from: before, the request was refused by
+    /// rdkafka itself (-1 is no offset), the ends were always empty, and a new parked change's
+    /// wait never started (the third soak stalled with 800 children parked for ever).
+    #[test]
+    fn latest_offsets_are_the_partitions_high_watermarks() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic("t", 2, 1).expect("topic");
+        let producer: BaseProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", cluster.bootstrap_servers())
+            .create()
+            .expect("producer");
+        for (partition, count) in [(0, 3), (1, 5)] {
+            for _ in 0..count {
+                producer.send(BaseRecord::<(), str>::to("t").partition(partition).payload("x")).expect("send");
+            }
+        }
+        producer.flush(Duration::from_secs(10)).expect("flush");
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", cluster.bootstrap_servers())
+            .set("group.id", "g")
+            .create()
+            .expect("consumer");
+        let mut assignment = rdkafka::TopicPartitionList::new();
+        assignment.add_partition("t", 0);
+        assignment.add_partition("t", 1);
+        consumer.assign(&assignment).expect("assign");
+        let ends = latest_offsets(&consumer);
+        assert_eq!(ends, BTreeMap::from([(("t".to_string(), 0), 3), (("t".to_string(), 1), 5)]));
     }
 }
