@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against the real services, starting them first.
 # Extra arguments go to `cargo test` (e.g. `testing/test.sh -p dualsync-writer`); without them the
-# short run of the convergence harness follows (30 s of writes with faults, seed
-# $TORTURE_SEED or 1; about two minutes).
+# live two-way demo's check follows (`testing/live.sh --check`: a change crosses each way), then
+# the short run of the convergence harness (30 s of writes with faults, seed $TORTURE_SEED or 1;
+# about two minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,5 +12,6 @@ eval "$(testing/services.sh env)"
 echo "test services: $(testing/services.sh status | tr '\n' ';' | sed 's/;$//; s/;/; /g')"
 cargo test --workspace "$@"
 if [ $# -eq 0 ]; then
+  testing/live.sh --check
   testing/torture.sh --seed "${TORTURE_SEED:-1}" --seconds 30
 fi
