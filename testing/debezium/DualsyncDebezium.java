@@ -15,6 +15,8 @@
 //
 // Used by testing/debezium.sh; see there.
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.debezium.engine.DebeziumEngine;
 import io.debezium.engine.RecordChangeEvent;
 import io.debezium.engine.format.ChangeEventFormat;
@@ -33,8 +35,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -177,25 +177,15 @@ public final class DualsyncDebezium {
         System.exit(exit[0]);
     }
 
-    /** The "config" object of a Kafka Connect registration: a flat object of strings. */
-    static Map<String, String> connectorConfig(String json) {
-        int start = json.indexOf("\"config\"");
-        if (start < 0) {
+    /** The "config" object of a Kafka Connect registration, its values as strings. */
+    static Map<String, String> connectorConfig(String json) throws Exception {
+        JsonNode config = new ObjectMapper().readTree(json).get("config");
+        if (config == null || !config.isObject()) {
             throw new IllegalArgumentException("no \"config\" object in the connector file");
         }
-        int open = json.indexOf('{', start);
-        int close = json.indexOf('}', open);
-        Map<String, String> config = new HashMap<>();
-        Matcher pair = Pattern.compile("\"((?:[^\"\\\\]|\\\\.)*)\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"")
-            .matcher(json.substring(open + 1, close));
-        while (pair.find()) {
-            config.put(unescape(pair.group(1)), unescape(pair.group(2)));
-        }
-        return config;
-    }
-
-    static String unescape(String s) {
-        return s.replace("\\\"", "\"").replace("\\\\", "\\");
+        Map<String, String> out = new HashMap<>();
+        config.properties().forEach(e -> out.put(e.getKey(), e.getValue().asText()));
+        return out;
     }
 
     static String required(Map<String, String> config, String key) {

@@ -71,6 +71,11 @@ fn element_kind(ty: &PgType, intervals: IntervalMode) -> Kind {
     }
 }
 
+/// Microseconds in the unit of `kind`: microseconds for `MicroTimestamp`, else milliseconds.
+fn in_unit(micros: i64, kind: &Kind) -> i64 {
+    if *kind == Kind::MicroTimestamp { micros } else { micros / 1000 }
+}
+
 /// Decodes one value's text as `kind`. Errors name what did not parse.
 pub fn value(kind: &Kind, text: &str) -> Result<Json, String> {
     let bad = |what: &str| format!("{text:?} is not {what}");
@@ -121,13 +126,8 @@ pub fn value(kind: &Kind, text: &str) -> Result<Json, String> {
             json!(format!("{}{}Z", t.format("%H:%M:%S"), debezium::fraction(t.nanosecond(), None)))
         }
         Kind::Timestamp | Kind::MicroTimestamp => match text {
-            "infinity" | "-infinity" => {
-                let micros = match text {
-                    "infinity" => infinity::TIMESTAMP_MICROS_INFINITY,
-                    _ => infinity::TIMESTAMP_MICROS_NEG_INFINITY,
-                };
-                json!(if *kind == Kind::MicroTimestamp { micros } else { micros / 1000 })
-            }
+            "infinity" => json!(in_unit(infinity::TIMESTAMP_MICROS_INFINITY, kind)),
+            "-infinity" => json!(in_unit(infinity::TIMESTAMP_MICROS_NEG_INFINITY, kind)),
             _ => debezium::timestamp(timestamp(text).ok_or_else(|| bad("a timestamp"))?, *kind == Kind::MicroTimestamp),
         },
         Kind::ZonedTimestamp(digits) => match text {

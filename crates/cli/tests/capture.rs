@@ -5,15 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use dualsync_envelope::{Decoded, Value};
-use dualsync_testkit::{Kind, TestDb, unique};
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
-
-fn end_offset(topic: &str) -> i64 {
-    let consumer: BaseConsumer =
-        ClientConfig::new().set("bootstrap.servers", dualsync_testkit::kafka_brokers()).create().expect("consumer");
-    consumer.fetch_watermarks(topic, 0, Duration::from_secs(5)).map(|(_, high)| high).unwrap_or(0)
-}
+use dualsync_testkit::{Kind, TestDb, end_offset, unique};
 
 fn spawn(config: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_dualsync"))

@@ -12,17 +12,10 @@ use std::time::{Duration, Instant};
 
 use dualsync_consumer::{Config, Consumer, Direction};
 use dualsync_testkit::debezium::Debezium;
-use dualsync_testkit::{Kind, TestDb, create_topic, kafka_brokers, unique};
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use dualsync_testkit::{Kind, TestDb, create_topic, end_offset, kafka_brokers, unique};
 
 fn rows_setting() -> usize {
     std::env::var("BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000)
-}
-
-fn end_offset(topic: &str) -> i64 {
-    let consumer: BaseConsumer =
-        rdkafka::ClientConfig::new().set("bootstrap.servers", kafka_brokers()).create().expect("consumer");
-    consumer.fetch_watermarks(topic, 0, Duration::from_secs(5)).map(|(_, high)| high).unwrap_or(0)
 }
 
 /// Which capture feeds the consumer.

@@ -8,9 +8,7 @@ use std::time::Duration;
 use common::{temp_dir, wait_until, write_config};
 use dualsync_capture::CaptureConfig;
 use dualsync_consumer::{Config, Consumer, Direction};
-use dualsync_testkit::{Kind, TestDb, create_topic, rows};
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use dualsync_testkit::{Kind, TestDb, create_topic, end_offset, rows};
 
 fn capture(db: &TestDb) -> CaptureConfig {
     let source = dualsync_testkit::server_url(db.kind);
@@ -20,12 +18,6 @@ fn capture(db: &TestDb) -> CaptureConfig {
     // The test broker (tansu 0.6.0) numbers a multi-record batch wrongly: one record per batch.
     config.producer.insert("batch.num.messages".into(), "1".into());
     config
-}
-
-fn end_offset(topic: &str) -> i64 {
-    let consumer: BaseConsumer =
-        ClientConfig::new().set("bootstrap.servers", dualsync_testkit::kafka_brokers()).create().expect("consumer");
-    consumer.fetch_watermarks(topic, 0, Duration::from_secs(5)).map(|(_, high)| high).unwrap_or(0)
 }
 
 async fn start_capture(config: CaptureConfig) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>) {

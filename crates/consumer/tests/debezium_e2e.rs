@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{Running, temp_dir, wait_for_rows, write_config};
 use dualsync_consumer::Direction;
 use dualsync_testkit::debezium::Debezium;
-use dualsync_testkit::{Kind, TestDb, create_topic};
+use dualsync_testkit::{Kind, TestDb, create_topic, end_offset};
 
 /// How the connector's records are encoded.
 #[derive(Clone, Copy, Debug)]
@@ -77,15 +77,6 @@ async fn drop_slot(db: &TestDb, debezium: Debezium) {
         .await;
         db.exec(&format!("DROP PUBLICATION IF EXISTS \"{name}\"")).await;
     }
-}
-
-fn end_offset(topic: &str) -> i64 {
-    use rdkafka::consumer::{BaseConsumer, Consumer as _};
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", dualsync_testkit::kafka_brokers())
-        .create()
-        .expect("consumer");
-    consumer.fetch_watermarks(topic, 0, Duration::from_secs(5)).map(|(_, high)| high).unwrap_or(0)
 }
 
 /// A new namespace on a server that real Debezium reads: MariaDB's is a server of its own.

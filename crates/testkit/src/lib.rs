@@ -62,6 +62,15 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }
 
+/// The high watermark of partition 0 of `topic` (0 when it cannot be read): how many records a
+/// one-partition topic holds.
+pub fn end_offset(topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", kafka_brokers()).create().expect("consumer");
+    consumer.fetch_watermarks(topic, 0, Duration::from_secs(5)).map(|(_, high)| high).unwrap_or(0)
+}
+
 /// Creates a topic with `partitions` partitions (the test broker does not create topics itself).
 pub async fn create_topic(name: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> =
