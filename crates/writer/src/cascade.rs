@@ -2,6 +2,11 @@
 //! reference it (and the rows that reference those, and so on) go first, in the delete's own
 //! transaction, and only when the delete wins its conflict guard.
 //!
+//! A delete that loses to a newer version of its row takes fewer: the rows referencing the row
+//! that are not newer than the delete (see [`Reach::NotNewer`]). The other side's cascade removed
+//! them there — MySQL's and MariaDB's own cascades are not even in the binlog — and nothing else
+//! would remove them here.
+//!
 //! This is how a two-way sync keeps a parent's delete from waiting for ever on a target whose
 //! foreign keys restrict deletes: a child written on the target while the other side deleted its
 //! parent never gets a delete of its own (the other side never had it), and the parent's delete,
@@ -28,11 +33,29 @@ struct Reference {
 /// How deep a chain of references is followed.
 const MAX_DEPTH: usize = 8;
 
-/// The statements that delete, deepest first, every row that references the row of `root`
-/// selected by `filter` (a condition on `root`'s own columns with placeholders from 1), then
-/// nothing else: the caller's delete of the row follows. The first statement locks the row, so
-/// the guard in `filter` holds until the transaction ends.
-pub(crate) async fn statements(pool: &Pool, root: &TableSchema, filter: &str) -> Result<Vec<String>, WriteError> {
+/// Which rows that reference a deleted row go with it.
+pub(crate) enum Reach<'a> {
+    /// All of them, and the rows referencing those, and so on: a delete that wins.
+    All,
+    /// A delete that lost to a newer version of its row: the other side's cascade (or its
+    /// application) removed the rows referencing it there, so here too go the rows that directly
+    /// reference it and are not newer than its delete as its tombstone table (`tomb`, written
+    /// earlier in the transaction) records it, with everything referencing those. `stamp` gives
+    /// a referencing table's timestamp conflict column, or `None` to leave the table alone (its
+    /// rows cannot be compared with the delete's time).
+    NotNewer { tomb: &'a TableName, stamp: &'a (dyn Fn(&TableName) -> Option<String> + Sync) },
+}
+
+/// The statements that delete, deepest first, the rows that reference the row of `root`
+/// selected by `filter` (a condition on `root`'s own columns with placeholders from 1) that
+/// `reach` takes, then nothing else: the caller's delete of the row follows. The first
+/// statement locks the row, so the guard in `filter` holds until the transaction ends.
+pub(crate) async fn statements(
+    pool: &Pool,
+    root: &TableSchema,
+    filter: &str,
+    reach: Reach<'_>,
+) -> Result<Vec<String>, WriteError> {
     let dialect = pool.dialect();
     // A level of the walk: a table, the tables on the way to it, and the condition that
     // selects its rows to delete.
@@ -57,7 +80,11 @@ pub(crate) async fn statements(pool: &Pool, root: &TableSchema, filter: &str) ->
                     continue;
                 }
                 let own: Vec<String> = reference.columns.iter().map(|c| dialect.quote(c)).collect();
-                let condition = format!("({}) IN ({})", own.join(", "), select(level, &reference.referenced));
+                let mut condition = format!("({}) IN ({})", own.join(", "), select(level, &reference.referenced));
+                if let (Reach::NotNewer { tomb, stamp }, 1) = (&reach, level.path.len()) {
+                    let Some(stamp) = stamp(&reference.child) else { continue };
+                    condition = format!("{condition} AND {}", not_newer(dialect, &reference, tomb, &stamp));
+                }
                 deletes.push(format!("DELETE FROM {} WHERE {condition}", dialect.table(&reference.child)));
                 let mut path = level.path.clone();
                 path.push(reference.child.clone());
@@ -71,6 +98,22 @@ pub(crate) async fn statements(pool: &Pool, root: &TableSchema, filter: &str) ->
     }
     out.extend(deletes.into_iter().rev());
     Ok(out)
+}
+
+/// The condition on `reference`'s child rows that their conflict column `stamp` is not newer
+/// than the recorded delete of the row they reference.
+fn not_newer(dialect: Dialect, reference: &Reference, tomb: &TableName, stamp: &str) -> String {
+    let child = dialect.table(&reference.child);
+    let on: Vec<String> = (reference.columns.iter().zip(&reference.referenced))
+        .map(|(own, referenced)| format!("d.{} = {child}.{}", dialect.quote(referenced), dialect.quote(own)))
+        .collect();
+    format!(
+        "{child}.{stamp} <= (SELECT d.{} FROM {} AS d WHERE {})",
+        dialect.quote(crate::tombstone::DELETED_AT),
+        dialect.table(tomb),
+        on.join(" AND "),
+        stamp = dialect.quote(stamp),
+    )
 }
 
 /// A row that a row refused by a foreign key references and that is not there.

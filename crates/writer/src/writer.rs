@@ -12,7 +12,7 @@ use sqlx::mysql::MySqlConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Arguments, AssertSqlSafe, Database, Encode, MySqlPool, PgPool, Type};
 
-use dualsync_conflict::Guard;
+use dualsync_conflict::{Guard, Kind};
 
 use crate::checkpoint::{self, CHECKPOINT_TABLE, Checkpoint};
 use crate::collapse::{collapse, deletes_first};
@@ -413,6 +413,7 @@ impl Writer {
         // and an application trigger that re-stamps the row would turn a lost change into a new
         // one. The writes below still decide by themselves (a row may change after the weighing).
         let mut left_out = vec![false; changes.len()];
+        let mut lost_deletes = vec![false; changes.len()];
         let guarded = |c: &RowChange| self.policies.get(&c.table).is_some_and(|p| p.guard.is_some());
         let whole_row = |c: &RowChange| matches!(&c.kind, RowChangeKind::Upsert(row) if !plan::partial(row));
         let mut fresh: Vec<bool> =
@@ -447,6 +448,7 @@ impl Writer {
                 counts.applied -= u64::from(lost);
                 // A delete that loses matches no row by itself, and its tombstone is still kept.
                 left_out[position] |= lost && !weighing.deletes;
+                lost_deletes[position] |= lost && weighing.deletes;
             }
         }
         // A create that would be written over a different row under its generated id: the two
@@ -463,6 +465,7 @@ impl Writer {
             changes = kept.iter().map(|&i| changes[i].clone()).collect::<Vec<_>>().into();
             schemas = kept.iter().map(|&i| schemas[i].clone()).collect();
             fresh = kept.iter().map(|&i| fresh[i]).collect();
+            lost_deletes = kept.iter().map(|&i| lost_deletes[i]).collect();
         }
 
         // The checkpoints come first: a change capture on this database recognises the writer's
@@ -505,6 +508,10 @@ impl Writer {
         }
         statements.extend(plan(dialect, &seeds.overwrites, &seeds.overwrite_schemas, &unguarded, &[])?);
         statements.extend(plan(dialect, &changes, &schemas, &self.policies, &fresh)?);
+        // After the deletes' tombstones: the rows that went with the lost deletes on their side.
+        for (i, _) in lost_deletes.iter().enumerate().filter(|(_, lost)| **lost) {
+            statements.extend(self.lost_delete_cascade(&changes[i], &schemas[i]).await?);
+        }
         // Explicit ids written into a table whose key a sequence generates: move the sequence past
         // them, so the next local insert does not collide.
         let mut advanced: Vec<&TableName> = Vec::new();
@@ -575,11 +582,61 @@ impl Writer {
                 }
             })
             .collect();
-        let statements = crate::cascade::statements(&self.pool, &schema, &conditions.join(" AND ")).await?;
+        let statements =
+            crate::cascade::statements(&self.pool, &schema, &conditions.join(" AND "), crate::cascade::Reach::All)
+                .await?;
         self.cascade = Some(Cascade { statements, columns });
         let result = self.apply(std::slice::from_ref(change), checkpoints).await;
         self.cascade = None;
         result
+    }
+
+    /// The statements that delete the rows referencing the row of `change`, a delete that lost
+    /// to a newer version of the row, that are not newer than the delete (see
+    /// [`crate::cascade::Reach::NotNewer`]): on the delete's side they went with it, by a cascade
+    /// or by the application. Only timestamps compare across tables: a table whose conflict rule
+    /// is a version, or that has none, keeps its rows.
+    async fn lost_delete_cascade<'c>(
+        &self,
+        change: &'c RowChange,
+        schema: &TableSchema,
+    ) -> Result<Vec<Statement<'c>>, WriteError> {
+        let RowChangeKind::Delete(row) = &change.kind else { return Ok(Vec::new()) };
+        let policy = self.policies.get(&change.table);
+        let (Some(tomb), Some(Kind::Timestamp)) =
+            (tombstone::schema(schema, policy), policy.and_then(|p| p.guard.as_ref()).map(|g| g.kind))
+        else {
+            return Ok(Vec::new());
+        };
+        let dialect = self.dialect();
+        let stamp = |child: &TableName| {
+            let (_, policy) = self.policies.iter().find(|(t, _)| t.matches(child.namespace.as_deref(), &child.name))?;
+            let guard = policy.guard.as_ref().filter(|g| g.kind == Kind::Timestamp && policy.soft_delete.is_none())?;
+            Some(guard.column.clone())
+        };
+        let filter: Vec<String> = (schema.key.iter().enumerate())
+            .map(|(i, k)| format!("{} = {}", dialect.quote(k), dialect.placeholder(i + 1, schema, k)))
+            .collect();
+        let reach = crate::cascade::Reach::NotNewer { tomb: &tomb.name, stamp: &stamp };
+        let statements = crate::cascade::statements(&self.pool, schema, &filter.join(" AND "), reach).await?;
+        let table = change.table.to_string();
+        let values = (schema.key.iter())
+            .map(|k| crate::plan::encode(dialect, &table, k, row.get(k).unwrap_or(&Value::Null)))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Only the lock of the row itself: no row references it.
+        if statements.len() == 1 {
+            return Ok(Vec::new());
+        }
+        Ok(statements
+            .into_iter()
+            .map(|sql| Statement {
+                sql,
+                values: values.clone(),
+                copy: None,
+                context: format!("deleting the rows that went with the lost delete of a row of {table} on its side"),
+                key: &[],
+            })
+            .collect())
     }
 
     /// The rows `change` (an upsert a foreign key refused) references that are not there, each
