@@ -23,11 +23,11 @@ use crate::{Dialect, WriteError};
 /// A foreign key of `child` that references another table, `parent`: its columns and, in the
 /// same order, the referenced columns.
 #[derive(Debug, Clone, PartialEq)]
-struct Reference {
-    child: TableName,
-    columns: Vec<String>,
-    parent: TableName,
-    referenced: Vec<String>,
+pub(crate) struct Reference {
+    pub(crate) child: TableName,
+    pub(crate) columns: Vec<String>,
+    pub(crate) parent: TableName,
+    pub(crate) referenced: Vec<String>,
 }
 
 /// How deep a chain of references is followed.
@@ -114,6 +114,20 @@ fn not_newer(dialect: Dialect, reference: &Reference, tomb: &TableName, stamp: &
         on.join(" AND "),
         stamp = dialect.quote(stamp),
     )
+}
+
+/// A foreign key of a table with a timestamp conflict rule whose referenced table keeps
+/// tombstones by timestamp. A row of the table that is not newer than its parent's recorded delete
+/// went with that delete on the delete's side, or goes with it here (see [`Reach::NotNewer`]),
+/// so an upsert of it is not written, even after the parent came back.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ParentTomb {
+    /// The referenced table's tombstone table.
+    pub(crate) tomb: TableName,
+    /// The table's own columns of the key and, in the same order, the referenced ones.
+    pub(crate) columns: Vec<String>,
+    /// See `columns`.
+    pub(crate) referenced: Vec<String>,
 }
 
 /// A row that a row refused by a foreign key references and that is not there.
@@ -251,7 +265,7 @@ async fn flag(pool: &Pool, sql: &str, values: &[String]) -> Result<bool, WriteEr
 }
 
 /// The foreign keys of `child` that reference other tables.
-async fn references(pool: &Pool, child: &TableName) -> Result<Vec<Reference>, WriteError> {
+pub(crate) async fn references(pool: &Pool, child: &TableName) -> Result<Vec<Reference>, WriteError> {
     foreign_keys(pool, child, false).await
 }
 

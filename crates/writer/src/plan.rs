@@ -11,6 +11,7 @@ use dualsync_mapping::{RowChange, RowChangeKind, TableName};
 use crate::encode::{Bound, bind, push_copy_field, push_pg_element};
 use dualsync_conflict::Guard;
 
+use crate::cascade::ParentTomb;
 use crate::{Dialect, TablePolicy, TableSchema, WriteError, tombstone};
 
 /// Most rows in one statement.
@@ -227,6 +228,7 @@ pub(crate) fn weighings<'a>(
     changes: &'a [RowChange],
     schemas: &'a [Arc<TableSchema>],
     policies: &'a HashMap<TableName, TablePolicy>,
+    parent_tombs: &'a HashMap<TableName, Arc<Vec<ParentTomb>>>,
 ) -> Result<Vec<Weighing<'a>>, WriteError> {
     let report_new = dialect == Dialect::Postgres;
     let mut groups: Vec<(&TableName, bool, Vec<usize>)> = Vec::new();
@@ -254,8 +256,11 @@ pub(crate) fn weighings<'a>(
         let policy = policies.get(table);
         let guard = policy.and_then(|p| p.guard.as_ref()).expect("grouped by guard");
         let tomb = if deletes { None } else { tombstone::schema(schema, policy) };
-        let mut columns: Vec<&str> = schema.key.iter().map(String::as_str).collect();
-        columns.push(&guard.column);
+        let parents: &[ParentTomb] = match parent_tombs.get(table) {
+            Some(parents) if !deletes => parents,
+            _ => &[],
+        };
+        let columns = crate::sql::weighed_columns(schema, guard, parents);
         let name = schema.name.to_string();
         let mut start = 0;
         // One parameter per column (PostgreSQL) or for all rows (MySQL): any number of rows fits.
@@ -274,7 +279,7 @@ pub(crate) fn weighings<'a>(
             let values = table_rows(dialect, &name, &columns, &rows)?;
             out.push(Weighing {
                 statement: Statement {
-                    sql: dialect.weigh(schema, guard, tomb.as_ref(), report_new && !deletes),
+                    sql: dialect.weigh(schema, guard, tomb.as_ref(), parents, report_new && !deletes),
                     values,
                     copy: None,
                     context: format!("comparing incoming rows of {name} with the stored ones"),

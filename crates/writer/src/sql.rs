@@ -5,6 +5,7 @@ use dualsync_mapping::TableName;
 use dualsync_conflict::Guard;
 
 use crate::TableSchema;
+use crate::cascade::ParentTomb;
 
 /// The SQL dialect of a target database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +14,23 @@ pub enum Dialect {
     Postgres,
     /// MySQL and MariaDB: `` `ident` ``, `?` placeholders, `ON DUPLICATE KEY UPDATE`.
     MySql,
+}
+
+/// The columns [`Dialect::weigh`] reads of each incoming row: the key, the conflict column, and
+/// the columns of the foreign keys to `parents`.
+pub(crate) fn weighed_columns<'a>(
+    schema: &'a TableSchema,
+    guard: &'a Guard,
+    parents: &'a [ParentTomb],
+) -> Vec<&'a str> {
+    let mut columns: Vec<&str> = schema.key.iter().map(String::as_str).collect();
+    let more = std::iter::once(&guard.column).chain(parents.iter().flat_map(|p| &p.columns));
+    for column in more {
+        if !columns.contains(&column.as_str()) {
+            columns.push(column);
+        }
+    }
+    columns
 }
 
 impl Dialect {
@@ -257,16 +275,16 @@ impl Dialect {
     /// hundred rows). Each row's verdict is worked out once and the rows without one are left out
     /// after it (PostgreSQL: outside a subquery that `OFFSET 0` keeps from being merged; MySQL:
     /// `HAVING`), so the tombstone lookup does not run twice for the rows reported.
-    pub fn weigh(
+    pub(crate) fn weigh(
         self,
         schema: &TableSchema,
         guard: &Guard,
         tombstones: Option<&TableSchema>,
+        parents: &[ParentTomb],
         report_new: bool,
     ) -> String {
         let key: Vec<&str> = schema.key.iter().map(String::as_str).collect();
-        let mut columns = key.clone();
-        columns.push(&guard.column);
+        let columns = weighed_columns(schema, guard, parents);
         let on = |alias: &str| -> String {
             key.iter()
                 .map(|k| format!("{alias}.{} = {}", self.quote(k), self.cast("u", k, schema)))
@@ -286,6 +304,18 @@ impl Dialect {
                 self.quote(crate::tombstone::DELETED_AT)
             );
             cases.push_str(&format!("WHEN {prevented} THEN {PREVENTED} "));
+        }
+        for parent in parents {
+            let on: Vec<String> = (parent.referenced.iter().zip(&parent.columns))
+                .map(|(referenced, own)| format!("p.{} = {}", self.quote(referenced), self.cast("u", own, schema)))
+                .collect();
+            let gone = format!(
+                "EXISTS (SELECT 1 FROM {} AS p WHERE {} AND {incoming} IS NOT NULL AND p.{} >= {incoming})",
+                self.table(&parent.tomb),
+                on.join(" AND "),
+                self.quote(crate::tombstone::DELETED_AT)
+            );
+            cases.push_str(&format!("WHEN {gone} THEN {PREVENTED} "));
         }
         if report_new {
             cases.push_str(&format!("WHEN NOT ({exists}) THEN {NEW} "));

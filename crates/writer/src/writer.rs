@@ -14,6 +14,7 @@ use sqlx::{Arguments, AssertSqlSafe, Database, Encode, MySqlPool, PgPool, Type};
 
 use dualsync_conflict::{Guard, Kind};
 
+use crate::cascade::ParentTomb;
 use crate::checkpoint::{self, CHECKPOINT_TABLE, Checkpoint};
 use crate::collapse::{collapse, deletes_first};
 use crate::encode::Bound;
@@ -50,6 +51,9 @@ pub struct Writer {
     /// Tables whose tombstone table (if their policy keeps one) is known to exist, with when its
     /// old tombstones were last pruned.
     tombstones: HashMap<TableName, std::time::Instant>,
+    /// Per table with a timestamp conflict rule, its foreign keys to tables that keep
+    /// tombstones by timestamp (see [`ParentTomb`]).
+    parent_tombs: HashMap<TableName, Arc<Vec<ParentTomb>>>,
     /// Days tombstones are kept.
     tombstone_retention_days: u64,
     /// Tables whose last copy of new rows was refused (see [`WriteError::refuses_copy`]).
@@ -149,6 +153,7 @@ impl Writer {
             tables: HashMap::new(),
             policies: HashMap::new(),
             tombstones: HashMap::new(),
+            parent_tombs: HashMap::new(),
             tombstone_retention_days: 7,
             copy_backoff: HashMap::new(),
             cascade: None,
@@ -185,6 +190,7 @@ impl Writer {
     pub fn forget_schemas(&mut self) {
         self.tables.clear();
         self.tombstones.clear();
+        self.parent_tombs.clear();
     }
 
     /// The schema of each change's table (see [`Writer::schema`]); consecutive changes to one
@@ -307,6 +313,7 @@ impl Writer {
         for (i, schema) in schemas.iter().enumerate() {
             if i == 0 || !Arc::ptr_eq(schema, &schemas[i - 1]) {
                 self.ensure_tombstones(schema).await?;
+                self.ensure_parent_tombs(schema).await?;
             }
         }
         let self_referencing: Vec<bool> = schemas.iter().map(|s| s.self_referencing).collect();
@@ -418,7 +425,7 @@ impl Writer {
         let whole_row = |c: &RowChange| matches!(&c.kind, RowChangeKind::Upsert(row) if !plan::partial(row));
         let mut fresh: Vec<bool> =
             changes.iter().zip(&copy).map(|(c, copy)| *copy && !guarded(c) && whole_row(c)).collect();
-        for weighing in plan::weighings(dialect, &changes, &schemas, &self.policies)? {
+        for weighing in plan::weighings(dialect, &changes, &schemas, &self.policies, &self.parent_tombs)? {
             for (n, verdict) in tx.fetch::<(i64, i64)>(&weighing.statement).await? {
                 let position = usize::try_from(n - 1).ok().and_then(|n| weighing.positions.get(n)).copied();
                 let (Some(position), Some(counts)) = (position, decisions.get_mut(weighing.table)) else { continue };
@@ -680,6 +687,37 @@ impl Writer {
             self.run_all(vec![prune], &format!("pruning old tombstones from {}", tomb.name)).await?;
         }
         self.tombstones.insert(schema.name.clone(), std::time::Instant::now());
+        Ok(())
+    }
+
+    /// Finds, once, the foreign keys of `schema`'s table (if its conflict rule is a timestamp) to
+    /// tables that keep tombstones by timestamp, and creates those tombstone tables.
+    async fn ensure_parent_tombs(&mut self, schema: &TableSchema) -> Result<(), WriteError> {
+        if self.parent_tombs.contains_key(&schema.name) {
+            return Ok(());
+        }
+        let timestamped = |policy: &TablePolicy| {
+            policy.soft_delete.is_none() && policy.guard.as_ref().is_some_and(|g| g.kind == Kind::Timestamp)
+        };
+        let mut found = Vec::new();
+        if self.policies.get(&schema.name).is_some_and(timestamped) {
+            for reference in crate::cascade::references(&self.pool, &schema.name).await? {
+                let parent = &reference.parent;
+                let Some(name) = (self.policies.iter())
+                    .find(|(t, p)| t.matches(parent.namespace.as_deref(), &parent.name) && timestamped(p))
+                    .map(|(t, _)| t.clone())
+                else {
+                    continue;
+                };
+                let parent_schema = self.schema(&name).await?;
+                self.ensure_tombstones(&parent_schema).await?;
+                if let Some(tomb) = tombstone::schema(&parent_schema, self.policies.get(&name)) {
+                    let (columns, referenced) = (reference.columns, reference.referenced);
+                    found.push(ParentTomb { tomb: tomb.name, columns, referenced });
+                }
+            }
+        }
+        self.parent_tombs.insert(schema.name.clone(), Arc::new(found));
         Ok(())
     }
 
