@@ -106,3 +106,30 @@ fn environment_overrides_and_secret_files() {
             .starts_with("$DUALSYNC_TARGET_URL_FILE: cannot read /nonexistent/secret")
     );
 }
+
+/// The configurations docker-compose.yml runs load as the binaries load them, and every topic a
+/// consumer reads is a table of its side's mapping, or that table's tombstone table (the compose
+/// file's own cross-checks are `testing/compose-check.sh`).
+#[test]
+fn the_compose_deployments_configurations_load() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for (file, prefix, legacy_side) in
+        [("legacy-to-revamp.yaml", "legacy.", true), ("revamp-to-legacy.yaml", "revamp.", false)]
+    {
+        let config = Config::load(&repo.join("mappings/shop").join(file)).unwrap();
+        let mapping = dualsync_mapping::Mapping::load(&config.mapping).unwrap();
+        let tables: Vec<_> =
+            mapping.tables().iter().map(|p| if legacy_side { p.legacy.clone() } else { p.revamp.clone() }).collect();
+        for topic in &config.kafka.topics {
+            let (namespace, table) = topic.strip_prefix(prefix).and_then(|t| t.split_once('.')).unwrap();
+            let mapped = tables.iter().any(|t| {
+                let named = table == t.name || table == dualsync_mapping::tombstone::table_name(&t.name);
+                named && t.namespace.as_deref().is_none_or(|ns| ns == namespace)
+            });
+            assert!(mapped, "{file}: topic {topic} is no table of the mapping");
+        }
+    }
+    for file in ["capture-legacy-mysql.yaml", "capture-revamp-postgres.yaml"] {
+        dualsync_capture::CaptureConfig::load(&repo.join("debezium").join(file)).unwrap();
+    }
+}

@@ -221,7 +221,8 @@ impl TestDb {
         }
     }
 
-    fn expand(&self, sql: &str) -> String {
+    /// `sql` with `{ns}` replaced by the quoted namespace, as [`TestDb::exec`] does.
+    pub fn expand(&self, sql: &str) -> String {
         let quoted = match self.kind {
             Kind::MySql => format!("`{}`", self.namespace),
             Kind::Postgres => format!("\"{}\"", self.namespace),

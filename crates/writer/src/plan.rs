@@ -210,6 +210,9 @@ pub(crate) fn plan<'a>(
 /// batch is written.
 pub(crate) struct Weighing<'a> {
     pub(crate) statement: Statement<'a>,
+    /// For upserts, the statement that locks their stored rows first (see
+    /// [`Dialect::lock_stored`]).
+    pub(crate) lock: Option<Statement<'a>>,
     /// The table.
     pub(crate) table: &'a TableName,
     /// The batch positions of the weighed rows, in query order (the query numbers them from 1).
@@ -277,7 +280,15 @@ pub(crate) fn weighings<'a>(
                 })
                 .collect();
             let values = table_rows(dialect, &name, &columns, &rows)?;
+            let lock = (!deletes).then(|| Statement {
+                sql: dialect.lock_stored(schema, &columns),
+                values: values.clone(),
+                copy: None,
+                context: format!("locking the stored rows of {name} that incoming rows change"),
+                key: &[],
+            });
             out.push(Weighing {
+                lock,
                 statement: Statement {
                     sql: dialect.weigh(schema, guard, tomb.as_ref(), parents, report_new && !deletes),
                     values,

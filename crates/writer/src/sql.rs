@@ -341,6 +341,28 @@ impl Dialect {
         }
     }
 
+    /// The query that locks the stored rows of incoming rows, as [`Dialect::weigh`] takes them,
+    /// in key order, before they are weighed: an application's delete of one of them that is
+    /// under way then commits first, and the weighing (a later statement, which sees it) finds
+    /// its tombstone, instead of weighing against the row still there and then inserting it
+    /// again when the upsert finds it gone.
+    pub(crate) fn lock_stored(self, schema: &TableSchema, columns: &[&str]) -> String {
+        let on: Vec<String> =
+            schema.key.iter().map(|k| format!("t.{} = {}", self.quote(k), self.cast("u", k, schema))).collect();
+        let order: Vec<String> = schema.key.iter().map(|k| format!("t.{}", self.quote(k))).collect();
+        let lock = match self {
+            Dialect::Postgres => "FOR UPDATE OF t",
+            Dialect::MySql => "FOR UPDATE",
+        };
+        format!(
+            "SELECT 1 FROM {} JOIN {} AS t ON {} ORDER BY {} {lock}",
+            self.incoming(schema, columns),
+            self.table(&schema.name),
+            on.join(" AND "),
+            order.join(", ")
+        )
+    }
+
     /// The incoming rows of `columns` as the derived table `u`, numbered from 1 in
     /// `dualsync_n`: PostgreSQL one text array per column (`UNNEST … WITH ORDINALITY`), MySQL one
     /// JSON array of rows (`JSON_TABLE`, typed as the columns).

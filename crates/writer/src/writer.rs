@@ -425,7 +425,13 @@ impl Writer {
         let whole_row = |c: &RowChange| matches!(&c.kind, RowChangeKind::Upsert(row) if !plan::partial(row));
         let mut fresh: Vec<bool> =
             changes.iter().zip(&copy).map(|(c, copy)| *copy && !guarded(c) && whole_row(c)).collect();
-        for weighing in plan::weighings(dialect, &changes, &schemas, &self.policies, &self.parent_tombs)? {
+        let weighings = plan::weighings(dialect, &changes, &schemas, &self.policies, &self.parent_tombs)?;
+        // All locks first, then every weighing in statements of their own (see
+        // `Dialect::lock_stored`).
+        for lock in weighings.iter().filter_map(|w| w.lock.as_ref()) {
+            tx.execute(lock).await?;
+        }
+        for weighing in weighings {
             for (n, verdict) in tx.fetch::<(i64, i64)>(&weighing.statement).await? {
                 let position = usize::try_from(n - 1).ok().and_then(|n| weighing.positions.get(n)).copied();
                 let (Some(position), Some(counts)) = (position, decisions.get_mut(weighing.table)) else { continue };
@@ -840,7 +846,14 @@ impl Tx {
     /// Begins a transaction and marks it as dualsync's, in one round trip.
     pub(crate) async fn begin(pool: &Pool) -> Result<Tx, WriteError> {
         let context = || WriteError::database("beginning a transaction");
-        let begin = |dialect| AssertSqlSafe(format!("BEGIN; {}", triggers::mark_session(dialect)));
+        // Read committed on both: each statement sees what committed before it, so a weighing
+        // after the lock of the stored rows sees the tombstone of a delete that had held them
+        // (MySQL's default, repeatable read, keeps the transaction's first snapshot).
+        let begin = |dialect| {
+            let isolation =
+                if dialect == Dialect::MySql { "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; " } else { "" };
+            AssertSqlSafe(format!("{isolation}BEGIN; {}", triggers::mark_session(dialect)))
+        };
         Ok(match pool {
             Pool::Postgres(pool) => Tx::Postgres(pool.begin_with(begin(Dialect::Postgres)).await.map_err(context())?),
             Pool::MySql(pool) => Tx::MySql(pool.begin_with(begin(Dialect::MySql)).await.map_err(context())?),
