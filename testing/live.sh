@@ -9,14 +9,34 @@
 #   testing/live.sh                 run until Ctrl-C
 #   testing/live.sh --check         make the two changes it suggests, wait for each on the other
 #                                   side (60 s at most), say PASS or FAIL, stop (CI runs this)
+#   testing/live.sh --capture debezium
+#                                   capture with real Debezium 3.6 (the registrations in
+#                                   debezium/, testing/debezium.sh) instead of `dualsync capture`;
+#                                   the legacy side is then the services' second MariaDB (13307),
+#                                   which the MySQL connector accepts
 #
-# Logs and configurations: /tmp/dualsync-live.
+# A consumer killed with SIGKILL is started again (as a service manager would), so operator
+# scenarios can crash one (testing/scenarios/idempotency.sh). The settings the scenarios need are
+# written to /tmp/dualsync-live/scenario.env. Logs and configurations: /tmp/dualsync-live.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-testing/shop-check.sh >/dev/null
+check=0 capture=dualsync
+while [ $# -gt 0 ]; do
+  case $1 in
+    --check) check=1; shift ;;
+    --capture) capture=$2; shift 2 ;;
+    *) echo "usage: $0 [--check] [--capture dualsync|debezium]" >&2; exit 2 ;;
+  esac
+done
+case $capture in dualsync|debezium) ;; *) echo "live: --capture dualsync or debezium" >&2; exit 2 ;; esac
+
 eval "$(testing/services.sh env)"
-base=${DUALSYNC_TEST_MYSQL_URL%/*}
+mysql_url=$DUALSYNC_TEST_MYSQL_URL
+[ "$capture" = debezium ] && mysql_url=$DUALSYNC_TEST_MYSQL_DEBEZIUM_URL
+SHOP_MYSQL_URL=$mysql_url testing/shop-check.sh >/dev/null
+eval "$(testing/services.sh env)"
+base=${mysql_url%/*}
 legacy_url="$base/shop"
 revamp_url=$DUALSYNC_TEST_PG_URL
 dir=/tmp/dualsync-live
@@ -74,10 +94,13 @@ target:
 mapping: shop.yaml
 batch:
   linger_ms: 20
+dlq:
+  topic: ${run}-dlq-$1
 http:
   listen: 127.0.0.1:$4
 EOF
 }
+for t in "${run}-dlq-l2r" "${run}-dlq-r2l"; do testing/services.sh topic "$t" 1; done
 consumer_config l2r "$(list $legacy_topics)" "$revamp_url" 19491 >"$dir/legacy-to-revamp.yaml"
 consumer_config r2l "$(list $revamp_topics)" "$legacy_url" 19492 >"$dir/revamp-to-legacy.yaml"
 
@@ -93,14 +116,55 @@ stop() {
   echo "live: stopped; logs in $dir"
 }
 trap stop INT TERM EXIT
-for side in legacy revamp; do
-  "$bin/dualsync" capture --config "$dir/capture-$side.yaml" 2>"$dir/capture-$side.log" &
+if [ "$capture" = dualsync ]; then
+  for side in legacy revamp; do
+    "$bin/dualsync" capture --config "$dir/capture-$side.yaml" 2>"$dir/capture-$side.log" &
+    pids+=($!)
+  done
+else
+  testing/debezium.sh install
+  # The registrations of debezium/, on the local services (the test broker takes one record per
+  # producer batch); the revamp slot and publication are named as dualsync capture's, so that
+  # stop() drops them either way.
+  common=("kafka.bootstrap.servers=$DUALSYNC_TEST_KAFKA" "producer.batch.size=0"
+    database.hostname=127.0.0.1 database.user=dualsync database.password=dualsync)
+  mkdir -p "$dir/debezium-legacy" "$dir/debezium-revamp"
+  testing/debezium.sh run debezium/legacy-mysql.json "${common[@]}" "database.port=${base##*:}" \
+    "runner.state.dir=$dir/debezium-legacy" "runner.ready.file=$dir/debezium-legacy/ready" \
+    "name=${run}_l" "topic.prefix=${run}l" database.include.list=shop \
+    "table.include.list=shop\.(customers|orders|dualsync_tomb_.*)" "database.server.id=$((200000 + RANDOM))" \
+    >"$dir/capture-legacy.log" 2>&1 &
+  pids+=($!)
+  pg_port=${revamp_url##*:}; pg_port=${pg_port%%/*}
+  testing/debezium.sh run debezium/revamp-postgres.json "${common[@]}" "database.port=$pg_port" \
+    "runner.state.dir=$dir/debezium-revamp" "runner.ready.file=$dir/debezium-revamp/ready" \
+    "name=${run}_r" "topic.prefix=${run}r" database.dbname=dualsync_test schema.include.list=public \
+    "table.include.list=public\.(customers|purchases|dualsync_tomb_.*)" \
+    "slot.name=dualsync_${run}_r" "publication.name=dualsync_${run}_r" \
+    >"$dir/capture-revamp.log" 2>&1 &
+  pids+=($!)
+  for side in legacy revamp; do
+    for _ in $(seq 1 240); do [ -e "$dir/debezium-$side/ready" ] && break; sleep 0.5; done
+    [ -e "$dir/debezium-$side/ready" ] || { echo "live: Debezium ($side) did not start; see $dir/capture-$side.log" >&2; exit 1; }
+  done
+fi
+# A consumer killed with SIGKILL (exit 137) starts again; any other exit ends it.
+supervise() {
+  local name=$1 child code
+  trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM
+  while :; do
+    "$bin/$name" --config "$dir/$name.yaml" 2>>"$dir/$name.log" &
+    child=$!
+    code=0
+    wait "$child" || code=$?
+    [ "$code" = 137 ] || exit "$code"
+    echo "live: $name was killed; starting it again" >>"$dir/$name.log"
+  done
+}
+for name in legacy-to-revamp revamp-to-legacy; do
+  supervise "$name" &
   pids+=($!)
 done
-"$bin/legacy-to-revamp" --config "$dir/legacy-to-revamp.yaml" 2>"$dir/legacy-to-revamp.log" &
-pids+=($!)
-"$bin/revamp-to-legacy" --config "$dir/revamp-to-legacy.yaml" 2>"$dir/revamp-to-legacy.log" &
-pids+=($!)
 for port in 19491 19492; do
   for _ in $(seq 1 120); do
     curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
@@ -110,6 +174,20 @@ done
 sleep 2 # the captures' replication streams start
 
 port=${base##*:}
+comma() { local out; out=$(printf '%s,' "$@"); echo "${out%,}"; }
+cat >"$dir/scenario.env" <<EOF
+# The deployment testing/live.sh runs, for testing/scenarios/ (see testing/scenarios/README.md).
+export DUALSYNC_LEGACY_URL='$legacy_url'
+export DUALSYNC_REVAMP_URL='$revamp_url'
+export DUALSYNC_BROKERS='$DUALSYNC_TEST_KAFKA'
+export DUALSYNC_LEGACY_TOPICS='$(comma $legacy_topics)'
+export DUALSYNC_REVAMP_TOPICS='$(comma $revamp_topics)'
+export DUALSYNC_DLQ_L2R='${run}-dlq-l2r'
+export DUALSYNC_DLQ_R2L='${run}-dlq-r2l'
+export DUALSYNC_BIN='$bin'
+export SCENARIO_CRASH_L2R="pkill -KILL -f -- '--config $dir/legacy-to-revamp.yaml'"
+export SCENARIO_CRASH_R2L="pkill -KILL -f -- '--config $dir/revamp-to-legacy.yaml'"
+EOF
 cat <<EOF
 
 Two-way sync runs: MariaDB shop (legacy) <-> PostgreSQL public (revamp), mapping mappings/shop/shop.yaml.
@@ -126,7 +204,7 @@ Metrics: http://127.0.0.1:19491/metrics (legacy-to-revamp), http://127.0.0.1:194
 Logs: $dir. Press Ctrl-C to stop.
 EOF
 
-if [ "${1:-}" != --check ]; then
+if [ "$check" = 0 ]; then
   wait "${pids[@]}"
   exit 0
 fi

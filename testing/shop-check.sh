@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 
 testing/services.sh up
 eval "$(testing/services.sh env)"
-base=${DUALSYNC_TEST_MYSQL_URL%/*}
+# SHOP_MYSQL_URL: another MariaDB of the services (testing/live.sh --capture debezium).
+mysql_url=${SHOP_MYSQL_URL:-$DUALSYNC_TEST_MYSQL_URL}
+base=${mysql_url%/*}
 mariadb -h127.0.0.1 -P"${base##*:}" -udualsync -pdualsync -e "DROP DATABASE IF EXISTS shop; CREATE DATABASE shop"
 mariadb -h127.0.0.1 -P"${base##*:}" -udualsync -pdualsync shop <mappings/shop/legacy.sql
 PGPASSWORD=dualsync psql -X -q -v ON_ERROR_STOP=1 "$DUALSYNC_TEST_PG_URL" \

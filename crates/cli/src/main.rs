@@ -8,6 +8,7 @@ mod capture;
 mod check;
 mod decode;
 mod dlq;
+mod offsets;
 mod triggers;
 
 /// dualsync operator tools.
@@ -36,6 +37,9 @@ enum Command {
     /// Capture changes from MySQL/MariaDB (binlog) or PostgreSQL (pgoutput) into Kafka as
     /// Debezium JSON, dropping the dualsync writer's own transactions. See docs/capture.md.
     Capture(capture::Args),
+    /// Print the end offset of each partition of some topics (`topic<TAB>partition<TAB>end`):
+    /// what the operator scenarios compare to prove that nothing echoes between the sides.
+    Offsets(offsets::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Command::UninstallTriggers(args) => triggers::run(&args, false),
         Command::Dlq(args) => dlq::run(&args),
         Command::Capture(args) => capture::run(&args),
+        Command::Offsets(args) => offsets::run(&args),
     };
     match result {
         Ok(code) => code,
