@@ -103,6 +103,10 @@ trap cleanup EXIT
 need DUALSYNC_LEGACY_URL DUALSYNC_REVAMP_URL DUALSYNC_BROKERS DUALSYNC_LEGACY_TOPICS DUALSYNC_REVAMP_TOPICS \
   SCENARIO_LEGACY_INSERT SCENARIO_LEGACY_UPDATE SCENARIO_LEGACY_READ SCENARIO_LEGACY_DELETE \
   SCENARIO_REVAMP_INSERT SCENARIO_REVAMP_UPDATE SCENARIO_REVAMP_READ SCENARIO_REVAMP_DELETE SCENARIO_VALUE
+# The topics must be still before a scenario counts what it adds to them: the scenario table
+# pair's topics should carry no other traffic (see README.md).
+settle || fail "the topics do not settle before the scenario starts: other writes to the scenario tables? (README.md)"
+
 # The value SCENARIO_<SIDE>_READ gives for a row written with MARKER.
 value_of() { echo "${SCENARIO_VALUE//\{marker\}/$1}"; }
 

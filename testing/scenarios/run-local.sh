@@ -32,6 +32,17 @@ for capture in "${captures[@]}"; do
       failed=$((failed + 1))
     fi
   done
+  # Valid data never reaches a dead-letter topic: the only dead letter of the run is dlq.sh's.
+  (. /tmp/dualsync-live/scenario.env
+   count() { "$DUALSYNC_BIN/dualsync" offsets --brokers "$DUALSYNC_BROKERS" "$1" | awk -F'\t' '{s += $3} END {print s + 0}'; }
+   l2r=$(count "$DUALSYNC_DLQ_L2R") r2l=$(count "$DUALSYNC_DLQ_R2L")
+   if [ "$l2r" = 0 ] && [ "$r2l" = 1 ]; then
+     echo "scenarios ($capture): PASS: the run's only dead letter is dlq.sh's"
+   else
+     echo "scenarios ($capture): FAIL: dead letters: legacy-to-revamp $l2r, revamp-to-legacy $r2l (expected 0 and 1):"
+     "$DUALSYNC_BIN/dualsync" dlq list --brokers "$DUALSYNC_BROKERS" --topic "$DUALSYNC_DLQ_R2L" 2>/dev/null | head -5
+     exit 1
+   fi) && passed=$((passed + 1)) || failed=$((failed + 1))
   kill -TERM "$live"; wait "$live" || true
   rm -f "$log"
 done

@@ -278,9 +278,23 @@ impl Mapping {
         event: &ChangeEvent,
         table: &dyn Fn() -> String,
     ) -> Result<Option<(String, Value)>, MapError> {
-        let Some(guard) = pair.guard(direction) else { return Ok(None) };
+        let (Some(guard), Some(conflict)) = (pair.guard(direction), &pair.sync.conflict) else { return Ok(None) };
+        // Only the conflict column of the before image: the rest may be a connector's filling
+        // (Debezium gives a PostgreSQL delete under the default replica identity every required
+        // column's default, `""` for text, which a value map refuses).
+        let source_column = match direction {
+            Direction::LegacyToRevamp => &conflict.legacy,
+            Direction::RevampToLegacy => &conflict.revamp,
+        };
         let before = match &event.before {
-            Some(before) => self.row(pair, direction, before, false, table)?.get(&guard.column).cloned(),
+            Some(before) => {
+                let only = Row(before
+                    .iter()
+                    .filter(|(c, _)| c == source_column)
+                    .map(|(c, v)| (c.to_string(), v.clone()))
+                    .collect());
+                self.row(pair, direction, &only, false, table)?.get(&guard.column).cloned()
+            }
             None => None,
         };
         let before = before.filter(|v| !matches!(v, Value::Null | Value::Unavailable));

@@ -167,6 +167,42 @@ fn deletes_map_only_the_key_columns_given() {
     );
 }
 
+/// Debezium gives a PostgreSQL delete under the default replica identity a before image with
+/// every required column set to its type's or column's default (`""`, `false`, 1970), not null.
+/// Only the key and the conflict column of a delete are mapped; before, the value map refused
+/// `state: ""` and every such delete was dead-lettered (found by testing/scenarios with real
+/// Debezium).
+#[test]
+fn a_deletes_filled_in_before_image_is_not_mapped() {
+    let epoch = Value::TimestampTz(DateTime::parse_from_rfc3339("1970-01-01T00:00:00Z").expect("instant"));
+    let before = row(&[
+        ("id", Value::Int(7)),
+        ("full_name", text("")),
+        ("email", text("")),
+        ("state", text("")),
+        ("vip", Value::Bool(false)),
+        ("preferences", Value::Null),
+        ("loyalty_tier", text("bronze")),
+        ("is_deleted", Value::Bool(false)),
+        ("sync_source", text("revamp")),
+        ("updated_at", epoch),
+    ]);
+    let mut delete = event(Op::Delete, "public", "customers", Some(before), None);
+    delete.key = Some(row(&[("id", Value::Int(7))]));
+    delete.source.ts_ms = Some(1_700_000_000_000);
+    let mapped = shop().map_event(Direction::RevampToLegacy, &delete);
+    let Ok(Mapped::Apply(RowChange { kind: RowChangeKind::Delete(deleted), .. })) = mapped else {
+        panic!("{mapped:?}")
+    };
+    assert_eq!(deleted.get("id"), Some(&Value::Int(7)));
+    // The delete's time is its commit time, the filled-in 1970 being older.
+    let at = match deleted.get("modified") {
+        Some(Value::TimestampTz(t)) => t.to_utc().to_string(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(at, "2023-11-14 22:13:20 UTC");
+}
+
 fn order(shop_id: i64, state: &str) -> Row {
     row(&[
         ("id", Value::Int(10)),
