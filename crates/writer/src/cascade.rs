@@ -16,9 +16,17 @@
 use dualsync_mapping::TableName;
 use sqlx::Row as _;
 
+use std::sync::Arc;
+
+use dualsync_conflict::Kind;
+use dualsync_envelope::Value;
+use dualsync_mapping::{RowChange, RowChangeKind};
+
+use crate::plan::Statement;
 use crate::schema::TableSchema;
 use crate::writer::Pool;
 use crate::{Dialect, WriteError};
+use crate::{TablePolicy, tombstone};
 
 /// A foreign key of `child` that references another table, `parent`: its columns and, in the
 /// same order, the referenced columns.
@@ -128,6 +136,87 @@ pub(crate) struct ParentTomb {
     pub(crate) columns: Vec<String>,
     /// See `columns`.
     pub(crate) referenced: Vec<String>,
+}
+
+impl crate::Writer {
+    /// The statements that delete the rows referencing the row of `change`, a delete that lost
+    /// to a newer version of the row, that are not newer than the delete (see
+    /// [`crate::cascade::Reach::NotNewer`]): on the delete's side they went with it, by a cascade
+    /// or by the application. Only timestamps compare across tables: a table whose conflict rule
+    /// is a version, or that has none, keeps its rows.
+    pub(crate) async fn lost_delete_cascade<'c>(
+        &self,
+        change: &'c RowChange,
+        schema: &TableSchema,
+    ) -> Result<Vec<Statement<'c>>, WriteError> {
+        let RowChangeKind::Delete(row) = &change.kind else { return Ok(Vec::new()) };
+        let policy = self.policies.get(&change.table);
+        let (Some(tomb), Some(Kind::Timestamp)) =
+            (tombstone::schema(schema, policy), policy.and_then(|p| p.guard.as_ref()).map(|g| g.kind))
+        else {
+            return Ok(Vec::new());
+        };
+        let dialect = self.dialect();
+        let stamp = |child: &TableName| {
+            let (_, policy) = self.policies.iter().find(|(t, _)| t.matches(child.namespace.as_deref(), &child.name))?;
+            let guard = policy.guard.as_ref().filter(|g| g.kind == Kind::Timestamp && policy.soft_delete.is_none())?;
+            Some(guard.column.clone())
+        };
+        let filter: Vec<String> = (schema.key.iter().enumerate())
+            .map(|(i, k)| format!("{} = {}", dialect.quote(k), dialect.placeholder(i + 1, schema, k)))
+            .collect();
+        let reach = crate::cascade::Reach::NotNewer { tomb: &tomb.name, stamp: &stamp };
+        let statements = crate::cascade::statements(&self.pool, schema, &filter.join(" AND "), reach).await?;
+        let table = change.table.to_string();
+        let values = (schema.key.iter())
+            .map(|k| crate::plan::encode(dialect, &table, k, row.get(k).unwrap_or(&Value::Null)))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Only the lock of the row itself: no row references it.
+        if statements.len() == 1 {
+            return Ok(Vec::new());
+        }
+        Ok(statements
+            .into_iter()
+            .map(|sql| Statement {
+                sql,
+                values: values.clone(),
+                copy: None,
+                context: format!("deleting the rows that went with the lost delete of a row of {table} on its side"),
+                key: &[],
+            })
+            .collect())
+    }
+
+    /// Finds, once, the foreign keys of `schema`'s table (if its conflict rule is a timestamp) to
+    /// tables that keep tombstones by timestamp, and creates those tombstone tables.
+    pub(crate) async fn ensure_parent_tombs(&mut self, schema: &TableSchema) -> Result<(), WriteError> {
+        if self.parent_tombs.contains_key(&schema.name) {
+            return Ok(());
+        }
+        let timestamped = |policy: &TablePolicy| {
+            policy.soft_delete.is_none() && policy.guard.as_ref().is_some_and(|g| g.kind == Kind::Timestamp)
+        };
+        let mut found = Vec::new();
+        if self.policies.get(&schema.name).is_some_and(timestamped) {
+            for reference in crate::cascade::references(&self.pool, &schema.name).await? {
+                let parent = &reference.parent;
+                let Some(name) = (self.policies.iter())
+                    .find(|(t, p)| t.matches(parent.namespace.as_deref(), &parent.name) && timestamped(p))
+                    .map(|(t, _)| t.clone())
+                else {
+                    continue;
+                };
+                let parent_schema = self.schema(&name).await?;
+                self.ensure_tombstones(&parent_schema).await?;
+                if let Some(tomb) = tombstone::schema(&parent_schema, self.policies.get(&name)) {
+                    let (columns, referenced) = (reference.columns, reference.referenced);
+                    found.push(ParentTomb { tomb: tomb.name, columns, referenced });
+                }
+            }
+        }
+        self.parent_tombs.insert(schema.name.clone(), Arc::new(found));
+        Ok(())
+    }
 }
 
 /// A row that a row refused by a foreign key references and that is not there.

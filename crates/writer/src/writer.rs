@@ -12,7 +12,7 @@ use sqlx::mysql::MySqlConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Arguments, AssertSqlSafe, Database, Encode, MySqlPool, PgPool, Type};
 
-use dualsync_conflict::{Guard, Kind};
+use dualsync_conflict::Guard;
 
 use crate::cascade::ParentTomb;
 use crate::checkpoint::{self, CHECKPOINT_TABLE, Checkpoint};
@@ -53,7 +53,7 @@ pub struct Writer {
     tombstones: HashMap<TableName, std::time::Instant>,
     /// Per table with a timestamp conflict rule, its foreign keys to tables that keep
     /// tombstones by timestamp (see [`ParentTomb`]).
-    parent_tombs: HashMap<TableName, Arc<Vec<ParentTomb>>>,
+    pub(crate) parent_tombs: HashMap<TableName, Arc<Vec<ParentTomb>>>,
     /// Days tombstones are kept.
     tombstone_retention_days: u64,
     /// Tables whose last copy of new rows was refused (see [`WriteError::refuses_copy`]).
@@ -604,54 +604,6 @@ impl Writer {
         result
     }
 
-    /// The statements that delete the rows referencing the row of `change`, a delete that lost
-    /// to a newer version of the row, that are not newer than the delete (see
-    /// [`crate::cascade::Reach::NotNewer`]): on the delete's side they went with it, by a cascade
-    /// or by the application. Only timestamps compare across tables: a table whose conflict rule
-    /// is a version, or that has none, keeps its rows.
-    async fn lost_delete_cascade<'c>(
-        &self,
-        change: &'c RowChange,
-        schema: &TableSchema,
-    ) -> Result<Vec<Statement<'c>>, WriteError> {
-        let RowChangeKind::Delete(row) = &change.kind else { return Ok(Vec::new()) };
-        let policy = self.policies.get(&change.table);
-        let (Some(tomb), Some(Kind::Timestamp)) =
-            (tombstone::schema(schema, policy), policy.and_then(|p| p.guard.as_ref()).map(|g| g.kind))
-        else {
-            return Ok(Vec::new());
-        };
-        let dialect = self.dialect();
-        let stamp = |child: &TableName| {
-            let (_, policy) = self.policies.iter().find(|(t, _)| t.matches(child.namespace.as_deref(), &child.name))?;
-            let guard = policy.guard.as_ref().filter(|g| g.kind == Kind::Timestamp && policy.soft_delete.is_none())?;
-            Some(guard.column.clone())
-        };
-        let filter: Vec<String> = (schema.key.iter().enumerate())
-            .map(|(i, k)| format!("{} = {}", dialect.quote(k), dialect.placeholder(i + 1, schema, k)))
-            .collect();
-        let reach = crate::cascade::Reach::NotNewer { tomb: &tomb.name, stamp: &stamp };
-        let statements = crate::cascade::statements(&self.pool, schema, &filter.join(" AND "), reach).await?;
-        let table = change.table.to_string();
-        let values = (schema.key.iter())
-            .map(|k| crate::plan::encode(dialect, &table, k, row.get(k).unwrap_or(&Value::Null)))
-            .collect::<Result<Vec<_>, _>>()?;
-        // Only the lock of the row itself: no row references it.
-        if statements.len() == 1 {
-            return Ok(Vec::new());
-        }
-        Ok(statements
-            .into_iter()
-            .map(|sql| Statement {
-                sql,
-                values: values.clone(),
-                copy: None,
-                context: format!("deleting the rows that went with the lost delete of a row of {table} on its side"),
-                key: &[],
-            })
-            .collect())
-    }
-
     /// The rows `change` (an upsert a foreign key refused) references that are not there, each
     /// with whether this database's tombstones remember its delete: then the child can never be
     /// written, and the other side's copy of it went with the parent's delete there (by that
@@ -679,7 +631,7 @@ impl Writer {
 
     /// Creates the tombstone table of `schema`'s table, if its policy keeps one, once,
     /// and prunes its tombstones older than the retention, at most once per [`PRUNE_EVERY`].
-    async fn ensure_tombstones(&mut self, schema: &TableSchema) -> Result<(), WriteError> {
+    pub(crate) async fn ensure_tombstones(&mut self, schema: &TableSchema) -> Result<(), WriteError> {
         if self.tombstones.get(&schema.name).is_some_and(|checked| checked.elapsed() < PRUNE_EVERY) {
             return Ok(());
         }
@@ -693,37 +645,6 @@ impl Writer {
             self.run_all(vec![prune], &format!("pruning old tombstones from {}", tomb.name)).await?;
         }
         self.tombstones.insert(schema.name.clone(), std::time::Instant::now());
-        Ok(())
-    }
-
-    /// Finds, once, the foreign keys of `schema`'s table (if its conflict rule is a timestamp) to
-    /// tables that keep tombstones by timestamp, and creates those tombstone tables.
-    async fn ensure_parent_tombs(&mut self, schema: &TableSchema) -> Result<(), WriteError> {
-        if self.parent_tombs.contains_key(&schema.name) {
-            return Ok(());
-        }
-        let timestamped = |policy: &TablePolicy| {
-            policy.soft_delete.is_none() && policy.guard.as_ref().is_some_and(|g| g.kind == Kind::Timestamp)
-        };
-        let mut found = Vec::new();
-        if self.policies.get(&schema.name).is_some_and(timestamped) {
-            for reference in crate::cascade::references(&self.pool, &schema.name).await? {
-                let parent = &reference.parent;
-                let Some(name) = (self.policies.iter())
-                    .find(|(t, p)| t.matches(parent.namespace.as_deref(), &parent.name) && timestamped(p))
-                    .map(|(t, _)| t.clone())
-                else {
-                    continue;
-                };
-                let parent_schema = self.schema(&name).await?;
-                self.ensure_tombstones(&parent_schema).await?;
-                if let Some(tomb) = tombstone::schema(&parent_schema, self.policies.get(&name)) {
-                    let (columns, referenced) = (reference.columns, reference.referenced);
-                    found.push(ParentTomb { tomb: tomb.name, columns, referenced });
-                }
-            }
-        }
-        self.parent_tombs.insert(schema.name.clone(), Arc::new(found));
         Ok(())
     }
 
