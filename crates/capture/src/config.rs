@@ -276,9 +276,13 @@ mod tests {
     #[test]
     fn the_example_configurations_load() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../debezium");
-        for file in ["capture-legacy-mysql.yaml", "capture-revamp-postgres.yaml"] {
+        for (file, ns, table) in
+            [("capture-legacy-mysql.yaml", "shop", "orders"), ("capture-revamp-postgres.yaml", "public", "purchases")]
+        {
             let config = CaptureConfig::load(&dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-            assert!(config.captures("inventory", "products"), "{file}");
+            assert!(config.captures(ns, table), "{file}");
+            assert!(config.captures(ns, &format!("dualsync_tomb_{table}")), "{file}: the tombstone table");
+            assert!(!config.captures(ns, "other"), "{file}");
         }
         let typo = serde_yaml::from_str::<CaptureConfig>("{name: a, source: 'mysql://h/', kafka: k, snapshots: never}");
         assert!(typo.unwrap_err().to_string().contains("unknown field `snapshots`"));
