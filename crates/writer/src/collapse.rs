@@ -97,9 +97,14 @@ fn newer(guard: &Guard, earlier: &RowChange, later: &RowChange) -> bool {
     }
 }
 
-/// The order of two conflict values of one column, when they are comparable.
+/// The order of two conflict values of one column, when they are comparable. A timestamp without
+/// zone and one with compare by wall-clock time: the mapping gives a delete's commit time as an
+/// instant at the target zone's offset, and the same row's exact time from a tombstone (or the
+/// before image) as the column's own zoneless value; both mean the target zone's wall clock.
 fn order(a: &Value, b: &Value) -> Option<Ordering> {
     match (a, b) {
+        (Value::Timestamp(a), Value::TimestampTz(b)) => Some(a.cmp(&b.naive_local())),
+        (Value::TimestampTz(a), Value::Timestamp(b)) => Some(a.naive_local().cmp(b)),
         (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
         (Value::UInt(a), Value::UInt(b)) => Some(a.cmp(b)),
         (Value::Int(a), Value::UInt(b)) => Some(i128::from(*a).cmp(&i128::from(*b))),
@@ -190,6 +195,26 @@ mod tests {
             vec![(1, "u", text("big"))]
         );
         assert_eq!(run(vec![change(1, "u", Value::Unavailable)]), vec![(1, "u", Value::Unavailable)]);
+    }
+
+    /// A PostgreSQL delete under the default replica identity comes twice: from the table's topic
+    /// with its commit time (an instant at the target zone's offset) and from the tombstone
+    /// topic with the row's exact, zoneless time. Whichever is last in the batch, the newer is
+    /// kept; before, the two types did not compare, the last was kept, and a commit time older
+    /// than the row lost to it on the target: the row stayed for ever (found by
+    /// `a_delete_wins_over_the_row_it_deleted_both_ways`).
+    #[test]
+    fn a_zoneless_and_a_zoned_stamp_compare_by_wall_clock() {
+        use chrono::{DateTime, NaiveDateTime};
+        let guard = Guard { kind: dualsync_conflict::Kind::Timestamp, column: "doc".into(), incoming_wins_ties: false };
+        let exact = NaiveDateTime::parse_from_str("2026-12-03 18:57:10.704039", "%Y-%m-%d %H:%M:%S%.f").expect("time");
+        let commit = DateTime::parse_from_rfc3339("2026-12-03T18:57:09.517+01:00").expect("time");
+        let (exact, commit) = (change(1, "d", Value::Timestamp(exact)), change(1, "d", Value::TimestampTz(commit)));
+        for input in [vec![exact.clone(), commit.clone()], vec![commit.clone(), exact.clone()]] {
+            let (changes, keys): (Vec<_>, Vec<_>) = input.into_iter().unzip();
+            let kept = collapse(&changes, &keys, |_| Some(guard.clone())).into_owned();
+            assert_eq!(kept, vec![exact.0.clone()]);
+        }
     }
 
     #[test]
